@@ -1,0 +1,417 @@
+"""``tera``: Tera's memory from a terminal (the seed's commands and a few more).
+
+    tera remember "the gate code is 4512"
+    tera upload notes/ report.md
+    tera search "gate code" -k 5 --json
+    tera ask "what is the gate code?"
+    tera forget ID | --source PATH | --all [--yes]
+    tera list [--json]
+    tera models list | download NAME | import FILE.gguf
+
+Errors print one line to stderr and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tera_desktop import __version__
+from tera_desktop.core.errors import Cancelled, TeraError
+
+EXIT_PARTIAL = 2  # some files of an upload failed
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tera",
+        description="Tera: a private, offline second memory. Teach it facts and documents; ask it.",
+    )
+    p.add_argument("--version", action="version", version=f"tera {__version__}")
+    p.add_argument(
+        "--home",
+        metavar="DIR",
+        help="keep all of Tera's data, settings, models and logs under DIR (like $TERA_HOME)",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("remember", help="remember a fact")
+    r.add_argument("text", nargs="+", help="the fact (quote it, or pass several words)")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    u = sub.add_parser("upload", help="add files or folders (recursive) to memory")
+    u.add_argument("paths", nargs="+", metavar="PATH")
+    u.add_argument("--json", action="store_true", help="print one JSON object per file")
+
+    s = sub.add_parser("search", help="show the memories closest to a query")
+    s.add_argument("query", nargs="+")
+    s.add_argument("-k", type=int, default=None, help="how many results (default: top_k setting)")
+    s.add_argument("--kind", choices=["fact", "document"], help="only facts or only documents")
+    s.add_argument("--source", help="only chunks of this file")
+    s.add_argument("--json", action="store_true", help="print a JSON list")
+
+    a = sub.add_parser("ask", help="ask a question; the answer streams, then its sources")
+    a.add_argument("question", nargs="+")
+    a.add_argument("-k", type=int, default=None, help="how many memories to use (default 4)")
+    a.add_argument("--json", action="store_true", help="print the answer and sources as JSON")
+
+    f = sub.add_parser("forget", help="forget a fact or document, a file's chunks, or everything")
+    g = f.add_mutually_exclusive_group(required=True)
+    g.add_argument("id", nargs="?", help="the id shown by `tera list` or `tera search`")
+    g.add_argument("--source", metavar="PATH", help="forget everything from this file")
+    g.add_argument("--all", action="store_true", help="forget everything")
+    f.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    ls = sub.add_parser("list", help="list what Tera remembers (newest first)")
+    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--start", type=int, default=0, help="skip this many facts")
+    ls.add_argument("--limit", type=int, default=None, help="show at most this many facts")
+    ls.add_argument("--kind", choices=["fact", "document"], help="only facts or only documents")
+
+    m = sub.add_parser("models", help="list, download or import models")
+    msub = m.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    ml = msub.add_parser("list", help="the model catalog and what is installed")
+    ml.add_argument("--json", action="store_true")
+    md = msub.add_parser("download", help="download a catalog model (resumable)")
+    md.add_argument("name")
+    mi = msub.add_parser("import", help="copy a local .gguf file into Tera's models folder")
+    mi.add_argument("path")
+    mi.add_argument("--use", action="store_true", help="also make it the language model to use")
+
+    sub.add_parser("info", help="where Tera keeps its data, and what it holds")
+    return p
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _progress_printer() -> Any:
+    last = {"pct": -1}
+
+    def show(progress: Any) -> None:
+        pct = int(100 * progress.done / progress.total) if progress.total else 0
+        if pct != last["pct"]:
+            last["pct"] = pct
+            eta = f", {progress.eta_s:.0f} s left" if progress.eta_s else ""
+            sys.stderr.write(
+                f"\rDownloading {progress.file}: {pct:3d}% "
+                f"({progress.done / 1e6:.1f}/{progress.total / 1e6:.1f} MB{eta})   "
+            )
+            sys.stderr.flush()
+            if progress.done >= progress.total:
+                sys.stderr.write("\n")
+
+    return show
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+    except EOFError:
+        return False
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tera_desktop.core.engine import Engine
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.settings import load_settings
+
+    paths = get_paths(args.home).ensure()
+    logging.basicConfig(
+        filename=str(paths.log_file),
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = load_settings(paths)
+    if args.command == "models":
+        return _models(args, paths, settings)
+    if args.command == "info":
+        return _info(paths, settings)
+
+    engine = Engine(paths, settings)
+    try:
+        engine.ensure_embedding_model(on_progress=_progress_printer())
+        handler = {
+            "remember": _remember,
+            "upload": _upload,
+            "search": _search,
+            "ask": _ask,
+            "forget": _forget,
+            "list": _list,
+        }[args.command]
+        return handler(args, engine)
+    finally:
+        engine.close()
+
+
+def _remember(args: argparse.Namespace, engine: Any) -> int:
+    result = engine.remember(" ".join(args.text))
+    if args.json:
+        _emit(
+            {
+                "id": result.id,
+                "text": result.text,
+                "created_at": result.created_at,
+                "new": result.is_new,
+            }
+        )
+    elif result.is_new:
+        print(f"Remembered ({result.id}).")
+    else:
+        print(f"Already remembered on {result.created_at[:10]} ({result.id}).")
+    return 0
+
+
+def _upload(args: argparse.Namespace, engine: Any) -> int:
+    from tera_desktop.core.ingest import FAILED, FileResult
+
+    counts: dict[str, int] = {}
+    cancel = threading.Event()
+    try:
+        for event in engine.upload(args.paths, cancel=cancel):
+            if not isinstance(event, FileResult):
+                continue
+            counts[event.status] = counts.get(event.status, 0) + 1
+            if args.json:
+                _emit(
+                    {
+                        "path": event.path,
+                        "status": event.status,
+                        "chunks": event.chunks,
+                        "reason": event.reason,
+                    }
+                )
+            elif event.status == FAILED:
+                print(f"failed     {event.path}: {event.reason}")
+            else:
+                print(f"{event.status:<10} {event.path} ({event.chunks} chunks)")
+    except KeyboardInterrupt:
+        cancel.set()
+        print("Stopped. Files already stored are kept; run the upload again to finish.")
+        return EXIT_INTERRUPTED
+    if not args.json:
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no files"
+        print(f"Done: {summary}. Tera now holds {engine.count()} memories.")
+    return EXIT_PARTIAL if counts.get(FAILED) else 0
+
+
+def _search(args: argparse.Namespace, engine: Any) -> int:
+    hits = engine.search(" ".join(args.query), args.k, kind=args.kind, source=args.source)
+    if args.json:
+        _emit([h.as_json() for h in hits])
+        return 0
+    if not hits:
+        print("Nothing in memory matches.")
+    for i, h in enumerate(hits, 1):
+        where = Path(h.source).name if h.source else "fact"
+        text = " ".join(h.text.split())
+        print(f"{i}. [{h.score:.3f}] {where} ({h.id})\n   {text[:300]}")
+    return 0
+
+
+def _ask(args: argparse.Namespace, engine: Any) -> int:
+    from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token
+
+    cancel = threading.Event()
+    sources: list[Any] = []
+    done: AnswerDone | None = None
+    try:
+        for event in engine.ask(" ".join(args.question), cancel=cancel, top_k=args.k):
+            if isinstance(event, SourcesFound):
+                sources = event.sources
+            elif isinstance(event, Token) and not args.json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, AnswerDone):
+                done = event
+    except KeyboardInterrupt:
+        cancel.set()
+        print("\n[stopped]")
+        return EXIT_INTERRUPTED
+    if args.json:
+        _emit(
+            {
+                "answer": done.text if done else "",
+                "no_memory": bool(done and done.no_memory),
+                "sources": [
+                    {
+                        "n": s.number,
+                        "id": s.id,
+                        "kind": s.kind,
+                        "source": s.source,
+                        "score": round(s.score, 6),
+                        "text": s.text,
+                        "created_at": s.created_at,
+                    }
+                    for s in sources
+                ],
+            }
+        )
+        return 0
+    print()
+    if sources:
+        print("\nSources:")
+        for s in sources:
+            text = " ".join(s.text.split())
+            print(f"[{s.number}] {s.label} · {s.score:.3f} · {text[:160]}")
+    return 0
+
+
+def _forget(args: argparse.Namespace, engine: Any) -> int:
+    if args.all:
+        n = engine.count()
+        if not args.yes and not _confirm(f"Forget all {n} memories? This cannot be undone."):
+            raise TeraError("Nothing forgotten.", "Add --yes to forget everything without asking.")
+        result = engine.forget_all()
+        print(f"Forgot everything ({result.removed} chunks).")
+    elif args.source:
+        result = engine.forget_source(args.source)
+        print(f"Forgot {args.source} ({result.removed} chunks).")
+    else:
+        result = engine.forget(args.id)
+        print(f"Forgot {args.id} ({result.removed} chunks).")
+    return 0
+
+
+def _list(args: argparse.Namespace, engine: Any) -> int:
+    facts = [] if args.kind == "document" else engine.facts(args.start, args.limit)
+    docs = [] if args.kind == "fact" else engine.documents()
+    if args.json:
+        _emit(
+            {
+                "facts": [{"id": f.id, "text": f.text, "created_at": f.created_at} for f in facts],
+                "documents": [
+                    {
+                        "id": d.doc_id,
+                        "source": d.source,
+                        "title": d.title,
+                        "chunks": d.chunks,
+                        "created_at": d.created_at,
+                        "content_hash": d.content_hash,
+                    }
+                    for d in docs
+                ],
+            }
+        )
+        return 0
+    if not facts and not docs:
+        print('Tera remembers nothing yet. Try: tera remember "..." or tera upload FILE')
+    if facts:
+        print("Facts:")
+        for f in facts:
+            print(f"  {f.created_at[:10]}  {f.id}  {f.text}")
+    if docs:
+        print("Documents:")
+        for d in docs:
+            print(f"  {d.created_at[:10]}  {d.source}  ({d.chunks} chunks)")
+    return 0
+
+
+def _models(args: argparse.Namespace, paths: Any, settings: Any) -> int:
+    from tera_desktop.core import models
+
+    if args.models_command == "list":
+        rows = []
+        for name, entry in models.CATALOG.items():
+            installed = models.installed_path(paths, entry)
+            active = name in (settings.llm_model, settings.embedding_model)
+            rows.append((entry, installed, active))
+        local = models.list_local_llms(paths)
+        if args.json:
+            _emit(
+                {
+                    "catalog": [
+                        {
+                            "name": e.name,
+                            "kind": e.kind,
+                            "repo": e.repo,
+                            "size": e.size,
+                            "installed": bool(i),
+                            "path": str(i) if i else None,
+                            "active": a,
+                        }
+                        for e, i, a in rows
+                    ],
+                    "local": [str(p) for p in local],
+                }
+            )
+            return 0
+        for entry, installed, active in rows:
+            mark = "*" if active else " "
+            state = "installed" if installed else "not downloaded"
+            print(f"{mark} {entry.kind:<9} {entry.name:<40} {entry.size / 1e6:8.0f} MB  {state}")
+        for path in local:
+            print(f"  local     {path}")
+        print("(* = in use; models live in", paths.models, ")")
+        return 0
+    if args.models_command == "download":
+        entry = models.get_model(args.name)
+        for _ in models.download(paths, entry):
+            _progress_printer()(_)
+        print(f"{entry.name} is ready in {models.model_dir(paths, entry)}.")
+        return 0
+    target = models.import_gguf(paths, Path(args.path).expanduser())
+    if args.use:
+        from dataclasses import replace
+
+        from tera_desktop.core.settings import load_settings, save_settings
+
+        save_settings(paths, replace(load_settings(paths, use_env=False), llm_model=str(target)))
+    print(f"Imported {target.name} into {target.parent}.")
+    return 0
+
+
+def _info(paths: Any, settings: Any) -> int:
+    print(f"Tera {__version__}")
+    for label, folder in (
+        ("data", paths.data),
+        ("memory", paths.store),
+        ("settings", paths.settings_file),
+        ("models", paths.models),
+        ("cache", paths.cache),
+        ("logs", paths.logs),
+    ):
+        print(f"  {label:<9} {folder}")
+    print(f"  embedding {settings.embedding_model}")
+    print(f"  llm       {settings.llm_model}")
+    print(f"  store     {settings.qdrant_url or 'embedded Qdrant engine (on disk)'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except Cancelled as exc:
+        print(f"tera: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except TeraError as exc:
+        print(f"tera: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tera: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # a bug: still one line for the user, the details in the log
+        logging.getLogger("tera").exception("unexpected error")
+        print(f"tera: unexpected error: {exc!r} (details in the log file)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL) if hasattr(signal, "SIGPIPE") else None
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tera's headless core: shared by the CLI, the desktop app and the tests. Never imports Qt."""

@@ -1,0 +1,289 @@
+"""``Engine``: Tera's memory and answering in one object, shared by the CLI, the GUI and the tests.
+
+Heavy parts load lazily, on first use: the embedding model, the store (it needs the embedding size,
+which comes from the model's spec, not the model), and the language model. Store access is
+serialized with a lock so GUI workers may call in from several threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tera_desktop.core import models
+from tera_desktop.core.assistant import AskEvent, ask
+from tera_desktop.core.embedder import (
+    EmbeddingSpec,
+    FastEmbedEmbedder,
+    resolve_embedding,
+)
+from tera_desktop.core.errors import (
+    ConfigError,
+    DownloadError,
+    ModelMissingError,
+    NotFoundError,
+)
+from tera_desktop.core.generator import LlamaGenerator, Sampling
+from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult, ingest, remember
+from tera_desktop.core.paths import Paths
+from tera_desktop.core.settings import Settings
+from tera_desktop.core.store import DocumentInfo, FactInfo, Hit, MemoryStore, open_store
+
+ProgressFn = Callable[[models.DownloadProgress], None]
+
+
+class _SerializedStore:
+    """The store with every call made under one lock: workers on several threads (an ingestion
+    and a question at once) interleave call by call instead of waiting for each other to finish."""
+
+    def __init__(self, store: MemoryStore, lock: threading.RLock) -> None:
+        self._store = store
+        self._lock = lock
+        self.dim = store.dim
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+        lock = self._lock
+
+        def call(*args: object, **kwargs: object) -> object:
+            with lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+def resolve_llm(paths: Paths, value: str) -> Path:
+    """A local ``.gguf`` path, a catalog name, or the name of an imported file → the model file."""
+    value = value.strip()
+    if not value:
+        raise ConfigError("No language model is set.")
+    candidate = Path(value).expanduser()
+    if candidate.suffix.lower() == ".gguf" or candidate.is_file():
+        if not candidate.is_file():
+            raise ModelMissingError(f"The language model file {candidate} does not exist.")
+        return candidate.resolve()
+    if value in models.CATALOG and models.CATALOG[value].kind == "llm":
+        entry = models.get_model(value)
+        found = models.installed_path(paths, entry)
+        if found is None:
+            raise ModelMissingError(
+                f"The language model {entry.name} is not on this computer.",
+                f"Run `tera models download {entry.name}` ({entry.size / 1e9:.1f} GB), or "
+                f"`tera models import FILE.gguf`, or put {entry.files[0].name} in "
+                f"{models.model_dir(paths, entry)}.",
+            )
+        return Path(found)
+    imported = paths.llm_models / (value if value.endswith(".gguf") else f"{value}.gguf")
+    if imported.is_file():
+        return imported
+    known = ", ".join(n for n, m in models.CATALOG.items() if m.kind == "llm")
+    raise ConfigError(
+        f"Unknown language model {value!r}.", f"Use one of: {known}; or a path to a .gguf file."
+    )
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    removed: int
+
+
+class Engine:
+    def __init__(self, paths: Paths, settings: Settings) -> None:
+        self.paths = paths
+        self.settings = settings.validate()
+        self._lock = threading.RLock()  # guards the lazy loading of the parts
+        self._store_lock = threading.RLock()  # serializes store calls
+        self._spec: EmbeddingSpec | None = None
+        self._embedder: FastEmbedEmbedder | None = None
+        self._store: MemoryStore | None = None
+        self._generator: LlamaGenerator | None = None
+
+    # ---- lazy parts ------------------------------------------------------------------------------
+    def embedding_spec(self) -> EmbeddingSpec:
+        if self._spec is None:
+            self._spec = resolve_embedding(self.paths, self.settings.embedding_model)
+        return self._spec
+
+    def ensure_embedding_model(self, on_progress: ProgressFn | None = None) -> EmbeddingSpec:
+        """Resolve the embedding model; download a missing catalog model (with progress) when the
+        network allows. When it does not, the error names the model and the folder for its files."""
+        try:
+            return self.embedding_spec()
+        except ModelMissingError:
+            name = self.settings.embedding_model
+            if name not in models.CATALOG:
+                raise
+            entry = models.get_model(name)
+            try:
+                for progress in models.download(self.paths, entry):
+                    if on_progress:
+                        on_progress(progress)
+            except DownloadError as exc:
+                files = ", ".join(f.name for f in entry.files)
+                raise ModelMissingError(
+                    f"The embedding model {entry.name} is not on this computer and could not be "
+                    f"downloaded ({exc.message}).",
+                    f"Put its files ({files}) in {models.model_dir(self.paths, entry)}, "
+                    "or set TERA_EMBEDDING_MODEL to a local model folder.",
+                ) from None
+            return self.embedding_spec()
+
+    @property
+    def embedder(self) -> FastEmbedEmbedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = FastEmbedEmbedder(
+                    self.embedding_spec(), threads=self.settings.embed_threads
+                )
+            return self._embedder
+
+    @property
+    def store(self) -> MemoryStore:
+        with self._lock:
+            if self._store is None:
+                spec = self.embedding_spec()
+                self.paths.data.mkdir(parents=True, exist_ok=True)
+                opened = open_store(
+                    folder=self.paths.store,
+                    dim=spec.dim,
+                    embedding_model=spec.name,
+                    qdrant_url=self.settings.qdrant_url,
+                    qdrant_api_key=self.settings.qdrant_api_key,
+                    collection=self.settings.qdrant_collection,
+                )
+                self._store = _SerializedStore(opened, self._store_lock)  # type: ignore[assignment]
+            assert self._store is not None
+            return self._store
+
+    def llm_path(self) -> Path:
+        return resolve_llm(self.paths, self.settings.llm_model)
+
+    @property
+    def generator(self) -> LlamaGenerator:
+        with self._lock:
+            if self._generator is None:
+                s = self.settings
+                self._generator = LlamaGenerator(
+                    self.llm_path(),
+                    n_ctx=s.llm_context,
+                    n_threads=s.llm_threads,
+                    n_threads_batch=s.llm_threads_batch,
+                )
+            return self._generator
+
+    @property
+    def generator_loaded(self) -> bool:
+        return self._generator is not None
+
+    # ---- memory ----------------------------------------------------------------------------------
+    def remember(self, text: str) -> RememberResult:
+        return remember(text, self.embedder, self.store)
+
+    def upload(
+        self, roots: Sequence[str | Path], *, cancel: threading.Event | None = None
+    ) -> Iterator[FileResult | IngestProgress]:
+        s = self.settings
+        yield from ingest(
+            roots,
+            self.embedder,
+            self.store,
+            max_tokens=s.chunk_tokens,
+            overlap=s.chunk_overlap,
+            max_file_bytes=s.max_file_mb * 1024 * 1024,
+            cancel=cancel,
+        )
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        kind: str | None = None,
+        source: str | None = None,
+    ) -> list[Hit]:
+        vector = self.embedder.embed_query(query)
+        return self.store.search(vector, k or self.settings.top_k, kind=kind, source=source)
+
+    def sampling(self) -> Sampling:
+        s = self.settings
+        return Sampling(
+            max_tokens=s.max_answer_tokens,
+            temperature=s.temperature,
+            repeat_penalty=s.repeat_penalty,
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        cancel: threading.Event | None = None,
+        sampling: Sampling | None = None,
+        top_k: int | None = None,
+    ) -> Iterator[AskEvent]:
+        embedder = self.embedder
+        store = self.store
+        generator: LlamaGenerator | None
+        try:
+            generator = self.generator
+        except ModelMissingError:
+            generator = None  # still say "nothing in memory" without a model; raise otherwise
+        yield from ask(
+            question,
+            embedder=embedder,
+            store=store,
+            generator=generator,
+            sampling=sampling or self.sampling(),
+            top_k=top_k or self.settings.top_k,
+            min_score=self.settings.min_score,
+            cancel=cancel,
+        )
+
+    def forget(self, item_id: str) -> ForgetResult:
+        hits = self.store.get([item_id])
+        if not hits:
+            raise NotFoundError(f"Nothing in memory has the id {item_id}.", "See `tera list`.")
+        hit = hits[0]
+        if hit.kind == "document":  # an id of a document chunk forgets the whole document
+            return ForgetResult(self.store.delete_source(hit.source))
+        return ForgetResult(self.store.delete_ids([item_id]))
+
+    def forget_source(self, source: str | Path) -> ForgetResult:
+        path = str(Path(source).expanduser().resolve())
+        removed = self.store.delete_source(path)
+        if removed == 0:
+            removed = self.store.delete_source(str(source))
+        if removed == 0:
+            raise NotFoundError(f"No document from {path} is in memory.", "See `tera list`.")
+        return ForgetResult(removed)
+
+    def forget_all(self) -> ForgetResult:
+        return ForgetResult(self.store.delete_all())
+
+    def facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]:
+        return self.store.list_facts(offset, limit)
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.store.list_documents()
+
+    def count(self, kind: str | None = None) -> int:
+        return self.store.count(kind)
+
+    def close(self) -> None:
+        with self._lock, self._store_lock:
+            if self._generator is not None:
+                self._generator.close()
+                self._generator = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self._embedder = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

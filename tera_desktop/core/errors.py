@@ -1,0 +1,70 @@
+"""Typed errors whose text is safe to show to a user and says what to do next."""
+
+from __future__ import annotations
+
+
+class TeraError(Exception):
+    """Base class: ``str(err)`` is one line a person can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class ConfigError(TeraError):
+    """A setting or environment variable has a value Tera cannot use."""
+
+
+class ModelMissingError(TeraError):
+    """A model is not on disk and could not be fetched."""
+
+
+class ModelLoadError(TeraError):
+    """A model file is present but cannot be loaded (corrupt, wrong format)."""
+
+
+class DownloadError(TeraError):
+    """A download failed (network, disk, server)."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file does not match its published checksum."""
+
+
+class StoreError(TeraError):
+    """The memory store failed."""
+
+
+class StoreLockedError(StoreError):
+    """Another Tera process has the memory open."""
+
+    exit_code = 3
+
+
+class EmbeddingMismatchError(StoreError):
+    """The memory was built with a different embedding model."""
+
+
+class NotFoundError(TeraError):
+    """An id, source or model name does not exist."""
+
+
+class IngestError(TeraError):
+    """One file could not be ingested; the message is its reason."""
+
+
+class GenerationError(TeraError):
+    """The language model failed while answering."""
+
+
+class Cancelled(TeraError):
+    """The user stopped the work."""
+
+    def __init__(self, message: str = "Stopped.") -> None:
+        super().__init__(message)

@@ -1,0 +1,269 @@
+"""Text generation: a ``Generator`` protocol and its llama.cpp implementation.
+
+``stream(messages)`` yields text pieces as the model produces them. The chat template comes from the
+GGUF metadata (``tokenizer.chat_template``), ChatML when there is none. Generation stops between two
+tokens when the ``cancel`` event is set or when the caller closes the iterator; the model stays
+usable. llama.cpp keeps the evaluated tokens in its KV cache and re-evaluates only what follows the
+longest common prefix, so a fixed system prompt placed first is evaluated once, not per question
+(``prefill()`` does it ahead of the first question).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from tera_desktop.core.errors import GenerationError, ModelLoadError, ModelMissingError
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+_STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_tokens: int = 400
+    temperature: float = 0.3
+    repeat_penalty: float = 1.1
+    top_p: float = 0.95
+    top_k: int = 40
+    seed: int | None = None
+
+
+@dataclass
+class GenerationStats:
+    """Filled in while a stream runs (read it after the iterator ends)."""
+
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0  # after the KV-cache prefix reuse
+    completion_tokens: int = 0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    stopped: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    n_ctx: int
+    name: str
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        sampling: Sampling = ...,
+        *,
+        cancel: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def prefill(self, messages: Sequence[Message]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def validate_gguf(path: Path) -> None:
+    """Fail fast with a clear message, before llama.cpp prints its own to stderr."""
+    if not path.exists():
+        raise ModelMissingError(f"The language model file {path} does not exist.")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelLoadError(f"Cannot read the language model {path}: {exc.strerror}.") from None
+    if magic != b"GGUF":
+        raise ModelLoadError(
+            f"{path.name} is not a GGUF model file.",
+            "Choose a .gguf file (llama.cpp format), or download a model from the catalog.",
+        )
+
+
+class LlamaGenerator:
+    """A GGUF model run by llama.cpp (llama-cpp-python)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int = 1,
+        n_threads_batch: int = 2,
+        n_batch: int = 512,
+        verbose: bool = False,
+    ) -> None:
+        model_path = Path(model_path)
+        validate_gguf(model_path)
+        from llama_cpp import Llama
+
+        try:
+            self._llm = Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads_batch,
+                n_batch=min(n_batch, n_ctx),
+                last_n_tokens_size=64,
+                verbose=verbose,
+            )
+        except Exception as exc:  # llama.cpp raises ValueError("Failed to load model from file")
+            raise ModelLoadError(
+                f"Cannot load the language model {model_path.name}: {exc}.",
+                "The file may be corrupt or incomplete, or its architecture unsupported: "
+                "download it again or choose another model.",
+            ) from None
+        self.path = model_path
+        self.name = model_path.stem
+        self.n_ctx = self._llm.n_ctx()
+        meta: dict[str, str] = dict(self._llm.metadata or {})
+        self.chat_template = meta.get("tokenizer.chat_template") or CHATML_TEMPLATE
+        self.uses_model_template = "tokenizer.chat_template" in meta
+        self._eos_id = self._llm.token_eos()
+        self._bos_id = self._llm.token_bos()
+        self._eos_text = self._piece(self._eos_id)
+        self._bos_text = self._piece(self._bos_id)
+        self._add_bos = bool(self._llm._model.add_bos_token()) and self._bos_id >= 0
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._formatter = Jinja2ChatFormatter(
+            template=self.chat_template, eos_token=self._eos_text, bos_token=self._bos_text
+        )
+        self._lock = threading.Lock()  # one generation at a time on one model
+        self.evaluated_tokens = 0  # total prompt tokens llama.cpp actually evaluated (tests, bench)
+
+    def _piece(self, token: int) -> str:
+        if token < 0:
+            return ""
+        with contextlib.suppress(Exception):
+            return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+        return ""
+
+    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
+        self._formatter.add_generation_prompt = add_generation_prompt
+        try:
+            return str(self._formatter(messages=list(messages)).prompt)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise GenerationError(f"The model's chat template failed: {exc}") from None
+
+    def tokens_for(
+        self, messages: Sequence[Message], add_generation_prompt: bool = True
+    ) -> list[int]:
+        text = self.render(messages, add_generation_prompt)
+        tokens: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if self._add_bos and (not tokens or tokens[0] != self._bos_id):
+            tokens = [self._bos_id, *tokens]
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _eval(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens`` reusing the cached prefix (as llama.cpp's generate does)."""
+        llm = self._llm
+        prefix = 0
+        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
+            if a != b:
+                break
+            prefix += 1
+        if prefix < llm.n_tokens:
+            if prefix == 0 or not llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
+                llm.reset()
+                prefix = 0
+            else:
+                llm.n_tokens = prefix
+        rest = tokens[prefix:]
+        if rest:
+            llm.eval(rest)
+            self.evaluated_tokens += len(rest)
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Evaluate a fixed prefix (the system prompt) now, so the first question reuses it."""
+        tokens = self.tokens_for(messages, add_generation_prompt=False)
+        with self._lock:
+            self._eval(tokens)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        sampling: Sampling = Sampling(),
+        *,
+        cancel: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[str]:
+        from llama_cpp import StoppingCriteriaList
+
+        stats = stats if stats is not None else GenerationStats()
+        tokens = self.tokens_for(messages)
+        stats.prompt_tokens = len(tokens)
+        if len(tokens) + 1 >= self.n_ctx:
+            raise GenerationError(
+                f"The question and its sources take {len(tokens)} tokens, more than the model's "
+                f"context of {self.n_ctx}.",
+                "Ask a shorter question or raise the context size in Settings.",
+            )
+        max_tokens = max(1, min(sampling.max_tokens, self.n_ctx - len(tokens) - 1))
+        stop_event = cancel or threading.Event()
+        criteria = StoppingCriteriaList([lambda _ids, _logits: stop_event.is_set()])
+        stops = [s for s in (*_STOP_STRINGS, self._eos_text) if s]
+        start = time.perf_counter()
+        with self._lock:
+            cached = self._cached_prefix(tokens)
+            stats.prompt_tokens_evaluated = len(tokens) - cached
+            self.evaluated_tokens += stats.prompt_tokens_evaluated
+            try:
+                pieces = self._llm.create_completion(
+                    prompt=tokens,
+                    max_tokens=max_tokens,
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
+                    top_k=sampling.top_k,
+                    repeat_penalty=sampling.repeat_penalty,
+                    stop=stops,
+                    stream=True,
+                    seed=sampling.seed,
+                    stopping_criteria=criteria,
+                )
+                for part in pieces:
+                    text = part["choices"][0]["text"]  # type: ignore[index]
+                    if text:
+                        if stats.first_token_s is None:
+                            stats.first_token_s = time.perf_counter() - start
+                        stats.completion_tokens += 1
+                        yield text
+                    if stop_event.is_set():
+                        break
+            except GeneratorExit:
+                stats.stopped = True
+                raise
+            except Exception as exc:
+                raise GenerationError(f"The language model failed while answering: {exc}") from None
+            finally:
+                stats.total_s = time.perf_counter() - start
+                generated = self._llm.n_tokens - len(tokens)
+                stats.completion_tokens = max(stats.completion_tokens, generated)
+                stats.stopped = stats.stopped or stop_event.is_set()
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        llm = self._llm
+        n = 0
+        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        return min(n, len(tokens) - 1) if n else 0
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._llm.close()

@@ -1,0 +1,41 @@
+"""Ingestion: extractors (a registry other formats plug into) → chunker → embed → store."""
+
+from tera_desktop.core.ingest.extractors import (
+    Extracted,
+    Section,
+    decode_text,
+    extractor_for,
+    register,
+    supported_suffixes,
+)
+from tera_desktop.core.ingest.pipeline import (
+    ADDED,
+    FAILED,
+    UNCHANGED,
+    UPDATED,
+    FileResult,
+    IngestProgress,
+    RememberResult,
+    ingest,
+    iter_files,
+    remember,
+)
+
+__all__ = [
+    "ADDED",
+    "FAILED",
+    "UNCHANGED",
+    "UPDATED",
+    "Extracted",
+    "FileResult",
+    "IngestProgress",
+    "RememberResult",
+    "Section",
+    "decode_text",
+    "extractor_for",
+    "ingest",
+    "iter_files",
+    "register",
+    "remember",
+    "supported_suffixes",
+]

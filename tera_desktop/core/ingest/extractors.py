@@ -1,0 +1,156 @@
+"""Extractors turn a file's bytes into text sections. Other formats plug in with ``@register``.
+
+An extractor gets the path and the raw bytes and returns an ``Extracted``: a title and a list of
+``Section``s (text plus the heading path it sits under and any metadata, e.g. a page number). It
+raises ``IngestError`` with a reason a user can act on when the file cannot be read as that format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tera_desktop.core.errors import IngestError
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str
+    heading: str = ""  # "Title > Chapter > Section": context kept with every chunk of the section
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str
+    sections: list[Section]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+Extractor = Callable[[Path, bytes], Extracted]
+
+_REGISTRY: dict[str, Extractor] = {}
+
+
+def register(*suffixes: str) -> Callable[[Extractor], Extractor]:
+    """Register an extractor for file suffixes (lower case, with the dot: ``".pdf"``)."""
+
+    def wrap(fn: Extractor) -> Extractor:
+        for suffix in suffixes:
+            _REGISTRY[suffix.lower()] = fn
+        return fn
+
+    return wrap
+
+
+def supported_suffixes() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def extractor_for(path: Path) -> Extractor:
+    """The registered extractor for ``path``'s suffix; plain text for unknown suffixes (the text
+    decoder then rejects binary content with a clear reason)."""
+    return _REGISTRY.get(path.suffix.lower(), extract_text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Text decoding
+# --------------------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes → text: UTF-8 (BOM or not), UTF-16/32 with a BOM, else Windows-1252 for text that
+    clearly is text. Binary data raises ``IngestError``."""
+    if not data.strip():
+        raise IngestError("The file is empty.")
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return _check_text(data.decode(codec))
+            except UnicodeDecodeError:
+                raise IngestError(f"The file claims to be {codec.upper()} but is not.") from None
+    if b"\x00" in data[:65536]:
+        raise IngestError("This is a binary file, not text (no extractor handles this type).")
+    try:
+        return _check_text(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise IngestError(
+            "The text cannot be decoded (not UTF-8, UTF-16 or Windows-1252).",
+            "Save it as UTF-8 and add it again.",
+        ) from None
+    return _check_text(text)
+
+
+def _check_text(text: str) -> str:
+    sample = text[:65536]
+    if sample and len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
+        raise IngestError("This looks like a binary file, not text.")
+    if not text.strip():
+        raise IngestError("The file holds no text.")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# Plain text and Markdown
+# --------------------------------------------------------------------------------------------------
+
+
+@register(".txt", ".text", ".log", ".csv", ".tsv", ".rst", ".org", ".json", ".yaml", ".yml")
+def extract_text(path: Path, data: bytes) -> Extracted:
+    text = decode_text(data)
+    return Extracted(title=path.name, sections=[Section(text=text)])
+
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_FENCE = re.compile(r"^(```|~~~)")
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+
+
+@register(".md", ".markdown", ".mdown", ".mkd")
+def extract_markdown(path: Path, data: bytes) -> Extracted:
+    """Split at ATX headings (outside code fences); each section carries its heading path."""
+    text = _FRONT_MATTER.sub("", decode_text(data), count=1)
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buf: list[str] = []
+    title = ""
+    in_fence = False
+
+    def flush() -> None:
+        body = "\n".join(buf).strip()
+        if body:
+            sections.append(Section(text=body, heading=" > ".join(h for _, h in stack)))
+        buf.clear()
+
+    for line in text.split("\n"):
+        if _FENCE.match(line.strip()):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            flush()
+            level, heading = len(match.group(1)), match.group(2).strip()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+            title = title or heading
+        else:
+            buf.append(line)
+    flush()
+    if not sections:  # only headings: keep them as the text
+        sections = [Section(text=" > ".join(h for _, h in stack) or text.strip())]
+    return Extracted(title=title or path.name, sections=sections)

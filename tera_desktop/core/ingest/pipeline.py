@@ -1,0 +1,298 @@
+"""Files and facts → chunks → vectors → the store, by content hash.
+
+``ingest()`` is a generator: it yields an ``IngestProgress`` as it goes and one ``FileResult`` per
+file (added / updated / unchanged / failed + reason), so the CLI prints and the GUI shows the same
+events. Chunks of several small files are embedded together in one batch (the embedding model is
+the slow part), then each file is written to the store as one crash-safe replacement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tera_desktop.core.embedder import Embedder
+from tera_desktop.core.errors import Cancelled, IngestError, TeraError
+from tera_desktop.core.ingest.chunker import chunk_text
+from tera_desktop.core.ingest.extractors import extractor_for
+from tera_desktop.core.store import KIND_DOCUMENT, KIND_FACT, Chunk, MemoryStore
+
+_NAMESPACE = uuid.UUID("6f1b7c2e-7d55-4f0e-9a43-2d1c3e5a7b90")
+
+ADDED = "added"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+FAILED = "failed"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def document_id(source: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, source))
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    status: str  # added | updated | unchanged | failed
+    chunks: int = 0
+    reason: str = ""
+    doc_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != FAILED
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    files_done: int
+    files_total: int
+    chunks_done: int
+    current: str = ""
+
+
+@dataclass(frozen=True)
+class RememberResult:
+    id: str
+    text: str
+    created_at: str
+    is_new: bool
+
+
+@dataclass
+class _Pending:
+    path: Path
+    source: str
+    doc_hash: str
+    title: str
+    texts: list[str]
+    metas: list[dict[str, object]]
+    updated: bool
+    vectors: list[list[float]] = field(default_factory=list)
+
+
+def iter_files(roots: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Files under ``roots`` (recursive), hidden files and folders skipped, symlinked folders not
+    followed (no loops), each file once, in a stable order."""
+    seen: set[Path] = set()
+    for root in roots:
+        path = Path(root).expanduser()
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if not name.startswith("."):
+                        full = Path(dirpath, name).resolve()
+                        if full not in seen:
+                            seen.add(full)
+                            yield full
+        else:
+            full = path.resolve()
+            if full not in seen:
+                seen.add(full)
+                yield full
+
+
+def normalize_fact(text: str) -> str:
+    return " ".join(text.split())
+
+
+def remember(text: str, embedder: Embedder, store: MemoryStore) -> RememberResult:
+    """Store one fact as one chunk. The same fact twice is stored once."""
+    fact = normalize_fact(text)
+    if not fact:
+        raise IngestError("There is nothing to remember: the text is empty.")
+    content_hash = sha256_bytes(fact.casefold().encode("utf-8"))
+    existing = store.find_fact(content_hash)
+    if existing:
+        hit = store.get([existing])[0]
+        return RememberResult(hit.id, hit.text, hit.created_at, is_new=False)
+    vector = embedder.embed_documents([fact])[0]
+    fact_id = str(uuid.uuid4())
+    created = now_iso()
+    store.add(
+        [
+            Chunk(
+                id=fact_id,
+                text=fact,
+                vector=vector,
+                kind=KIND_FACT,
+                doc_id=fact_id,
+                created_at=created,
+                content_hash=content_hash,
+            )
+        ]
+    )
+    return RememberResult(fact_id, fact, created, is_new=True)
+
+
+def _friendly_os_error(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "Permission denied: Tera cannot read this file."
+    if isinstance(exc, FileNotFoundError):
+        return "The file disappeared before it could be read."
+    if isinstance(exc, IsADirectoryError):
+        return "This is a folder, not a file."
+    return f"The file cannot be read: {exc.strerror or exc}."
+
+
+def ingest(
+    roots: Sequence[str | os.PathLike[str]],
+    embedder: Embedder,
+    store: MemoryStore,
+    *,
+    max_tokens: int = 256,
+    overlap: int = 32,
+    max_file_bytes: int = 50 * 1024 * 1024,
+    batch_chunks: int = 64,
+    cancel: threading.Event | None = None,
+) -> Iterator[FileResult | IngestProgress]:
+    """Ingest files and folders. Yields progress and one result per file; stops between batches
+    when ``cancel`` is set (raising ``Cancelled``): every file is then either fully stored or not
+    touched."""
+    for root in roots:
+        if not Path(root).expanduser().exists():
+            yield FileResult(str(root), FAILED, reason="No such file or folder.")
+    files = [p for p in iter_files(r for r in roots if Path(r).expanduser().exists())]
+    total = len(files)
+    done = 0
+    chunks_done = 0
+    pending: list[_Pending] = []
+    pending_chunks = 0
+
+    def flush() -> Iterator[FileResult | IngestProgress]:
+        nonlocal done, chunks_done, pending_chunks
+        texts = [t for p in pending for t in p.texts]
+        try:
+            vectors = embedder.embed_documents(texts) if texts else None
+        except TeraError as exc:
+            for p in pending:
+                done += 1
+                yield FileResult(str(p.path), FAILED, reason=str(exc))
+            pending.clear()
+            pending_chunks = 0
+            return
+        offset = 0
+        for p in pending:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Stopped: the files before this one are stored.")
+            n = len(p.texts)
+            vecs: Any = vectors[offset : offset + n] if vectors is not None else []
+            offset += n
+            doc_id = document_id(p.source)
+            created = now_iso()
+            chunks = [
+                Chunk(
+                    id=str(uuid.uuid4()),
+                    text=text,
+                    vector=vec,
+                    kind=KIND_DOCUMENT,
+                    doc_id=doc_id,
+                    created_at=created,
+                    content_hash=p.doc_hash,
+                    source=p.source,
+                    chunk_index=i,
+                    extra={**meta, "title": p.title, "n_chunks": n, "doc_hash": p.doc_hash},
+                )
+                for i, (text, vec, meta) in enumerate(zip(p.texts, vecs, p.metas, strict=True))
+            ]
+            try:
+                store.replace_document(doc_id, chunks)
+            except TeraError as exc:
+                done += 1
+                yield FileResult(str(p.path), FAILED, reason=str(exc))
+                continue
+            done += 1
+            chunks_done += n
+            yield FileResult(str(p.path), UPDATED if p.updated else ADDED, n, doc_id=doc_id)
+            yield IngestProgress(done, total, chunks_done, str(p.path))
+        pending.clear()
+        pending_chunks = 0
+
+    yield IngestProgress(0, total, 0)
+    for path in files:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Stopped: the files before this one are stored.")
+        result = None
+        try:
+            prepared = _prepare(path, store, max_tokens, overlap, max_file_bytes, embedder)
+        except IngestError as exc:
+            result = FileResult(str(path), FAILED, reason=str(exc))
+        except OSError as exc:
+            result = FileResult(str(path), FAILED, reason=_friendly_os_error(exc))
+        else:
+            if isinstance(prepared, FileResult):
+                result = prepared
+            else:
+                pending.append(prepared)
+                pending_chunks += len(prepared.texts)
+        if result is not None:
+            done += 1
+            yield result
+            yield IngestProgress(done, total, chunks_done, str(path))
+        if pending_chunks >= batch_chunks:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
+def _prepare(
+    path: Path,
+    store: MemoryStore,
+    max_tokens: int,
+    overlap: int,
+    max_file_bytes: int,
+    embedder: Embedder,
+) -> _Pending | FileResult:
+    source = str(path)
+    if not path.is_file():
+        raise IngestError("Not a regular file.")
+    size = path.stat().st_size
+    if size > max_file_bytes:
+        raise IngestError(
+            f"The file is too large ({size / 1e6:.0f} MB; the limit is "
+            f"{max_file_bytes / 1e6:.0f} MB).",
+            "Raise max_file_mb in Settings to add it.",
+        )
+    with open(path, "rb") as fh:
+        data = fh.read(max_file_bytes + 1)
+    if len(data) > max_file_bytes:
+        raise IngestError("The file grew past the size limit while it was being read.")
+    doc_hash = sha256_bytes(data)
+    existing = store.document(source)
+    if existing is not None and existing.content_hash == doc_hash:
+        return FileResult(source, UNCHANGED, existing.chunks, doc_id=existing.doc_id)
+    extracted = extractor_for(path)(path, data)
+    texts: list[str] = []
+    metas: list[dict[str, object]] = []
+    for section in extracted.sections:
+        for text in chunk_text(
+            section.text,
+            max_tokens=max_tokens,
+            overlap=overlap,
+            count=embedder.count_tokens,
+            prefix=section.heading,
+        ):
+            texts.append(text)
+            metas.append(
+                {**section.meta, "heading": section.heading}
+                if section.heading
+                else dict(section.meta)
+            )
+    if not texts:
+        raise IngestError("The file holds no text.")
+    return _Pending(path, source, doc_hash, extracted.title, texts, metas, existing is not None)

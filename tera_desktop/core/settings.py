@@ -1,0 +1,162 @@
+"""Typed user settings with defaults, a schema version and migrations.
+
+Stored as JSON in the config folder. Environment variables override the file for one run and are
+never written back. Window state is not a setting: the desktop app keeps it apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from tera_desktop.core.errors import ConfigError
+from tera_desktop.core.paths import Paths
+
+SCHEMA_VERSION = 1
+
+DEFAULT_EMBEDDING_MODEL = "BAAI/bge-small-en-v1.5"
+DEFAULT_LLM_MODEL = "dolphin-2.6-phi-2"
+
+
+def _default_threads() -> int:
+    # llama.cpp is memory-bound: physical cores, not hyperthreads; with another busy process on a
+    # 2-core laptop one thread beats two (measured), so half the logical CPUs, at least one.
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    schema_version: int = SCHEMA_VERSION
+    # models
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    llm_model: str = DEFAULT_LLM_MODEL
+    llm_threads: int = field(default_factory=_default_threads)
+    llm_threads_batch: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    llm_context: int = 2048
+    embed_threads: int = 0  # 0: let ONNX Runtime decide
+    # answering (the seed's sampling)
+    top_k: int = 4
+    min_score: float | None = None  # None: the embedding model's calibrated default
+    temperature: float = 0.3
+    repeat_penalty: float = 1.1
+    repeat_last_n: int = 64
+    max_answer_tokens: int = 400
+    # ingestion
+    chunk_tokens: int = 256
+    chunk_overlap: int = 32
+    max_file_mb: int = 50
+    # store
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    qdrant_collection: str = "tera"
+
+    def validate(self) -> Settings:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ConfigError(f"Invalid setting: {what}.")
+
+        need(self.llm_threads >= 1, f"llm_threads must be at least 1 (got {self.llm_threads})")
+        need(self.llm_threads_batch >= 1, "llm_threads_batch must be at least 1")
+        need(self.llm_context >= 256, f"llm_context must be at least 256 (got {self.llm_context})")
+        need(1 <= self.top_k <= 100, f"top_k must be 1-100 (got {self.top_k})")
+        need(0.0 <= self.temperature <= 2.0, "temperature must be between 0 and 2")
+        need(self.max_answer_tokens >= 1, "max_answer_tokens must be at least 1")
+        need(32 <= self.chunk_tokens <= 2048, "chunk_tokens must be 32-2048")
+        need(
+            0 <= self.chunk_overlap < self.chunk_tokens, "chunk_overlap must be below chunk_tokens"
+        )
+        need(self.max_file_mb >= 1, "max_file_mb must be at least 1")
+        need(self.embed_threads >= 0, "embed_threads must be 0 (auto) or more")
+        return self
+
+
+# Migrations: each takes the raw dict of version N and returns version N+1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+ENV_OVERRIDES: dict[str, str] = {
+    "TERA_EMBEDDING_MODEL": "embedding_model",
+    "TERA_LLM_MODEL": "llm_model",
+    "TERA_LLM_THREADS": "llm_threads",
+    "TERA_LLM_CONTEXT": "llm_context",
+    "TERA_QDRANT_URL": "qdrant_url",
+    "TERA_QDRANT_API_KEY": "qdrant_api_key",
+}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = str(kinds[name])
+    try:
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "float | None":
+            return None if raw in (None, "") else float(raw)
+        if kind == "str":
+            if not isinstance(raw, str):
+                raise ValueError
+            return raw
+    except (TypeError, ValueError):
+        raise ConfigError(f"Invalid value for {name} in {source}: {raw!r}.") from None
+    return raw
+
+
+def from_dict(data: Mapping[str, Any], source: str = "settings") -> Settings:
+    raw = dict(data)
+    version = int(raw.get("schema_version", 1))
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"{source} was written by a newer Tera (schema {version}); this one reads up to "
+            f"{SCHEMA_VERSION}.",
+            "Update Tera, or move the settings file aside to start from defaults.",
+        )
+    while version < SCHEMA_VERSION:
+        raw = MIGRATIONS[version](raw)
+        version += 1
+    raw["schema_version"] = SCHEMA_VERSION
+    known = {f.name for f in fields(Settings)}
+    values = {k: _coerce(k, v, source) for k, v in raw.items() if k in known}
+    return Settings(**values).validate()
+
+
+def apply_env(settings: Settings, environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    changes = {
+        attr: _coerce(attr, env[var].strip(), f"${var}")
+        for var, attr in ENV_OVERRIDES.items()
+        if env.get(var, "").strip()
+    }
+    return replace(settings, **changes).validate() if changes else settings
+
+
+def load_settings(paths: Paths, *, use_env: bool = True) -> Settings:
+    """The settings file (defaults where absent), with environment overrides on top."""
+    file = paths.settings_file
+    settings = Settings()
+    if file.exists():
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(
+                f"Cannot read settings file {file}: {exc}.",
+                "Fix it or delete it to start from defaults.",
+            ) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"Settings file {file} does not hold a JSON object.")
+        settings = from_dict(data, source=str(file))
+    return apply_env(settings) if use_env else settings
+
+
+def save_settings(paths: Paths, settings: Settings) -> None:
+    """Write atomically (temp file + rename), so a crash never leaves half a settings file."""
+    settings.validate()
+    paths.config.mkdir(parents=True, exist_ok=True)
+    tmp = paths.settings_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(settings), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, paths.settings_file)

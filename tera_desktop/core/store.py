@@ -1,0 +1,783 @@
+"""The memory store: one ``MemoryStore`` protocol, two Qdrant backends.
+
+- ``EdgeStore`` (the default): Qdrant's own engine embedded in-process (``qdrant-edge-py``), on
+  disk in the data folder. Segments, HNSW, payload indexes and a write-ahead log; each update
+  operation is all-or-nothing. It locks its folder, so one process at a time.
+- ``ServerStore``: a Qdrant server through ``qdrant-client`` (URL + API key), for a memory shared
+  between machines or too big for one. qdrant-client's in-process mode speaks the same API, which is
+  how the tests run the same protocol tests against it.
+
+Both share ``_QdrantStore``'s logic; each backend supplies the handful of primitive operations.
+
+Replacing a document's chunks is crash-safe: the new chunks are written as ``pending`` under a new
+generation id, one operation flips them to ``live``, another deletes the old generation. A small
+journal in the data folder names the replacement in flight; on the next open it is rolled forward
+(if the flip happened) or back (if not), so a killed process never leaves both versions or neither.
+Searches and listings only ever see ``live`` chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from tera_desktop.core.errors import EmbeddingMismatchError, StoreError, StoreLockedError
+
+VECTOR_NAME = "dense"
+KIND_FACT = "fact"
+KIND_DOCUMENT = "document"
+LIVE = "live"
+PENDING = "pending"
+_UPSERT_BATCH = 512
+_META_FILE = "tera-store.json"
+
+_KEYWORD_FIELDS = ("kind", "source", "doc_id", "gen", "state", "content_hash")
+_INTEGER_FIELDS = ("chunk_index",)
+_DATETIME_FIELDS = ("created_at",)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of memory: a fact, or a piece of a document."""
+
+    id: str
+    text: str
+    vector: Sequence[float] | np.ndarray
+    kind: str
+    doc_id: str
+    created_at: str  # ISO 8601, UTC
+    content_hash: str  # of the whole fact or document
+    source: str = ""  # absolute path for documents; "" for facts
+    chunk_index: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # title, heading, n_chunks, page, ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A stored chunk, with its similarity score when it came from a search."""
+
+    id: str
+    score: float
+    kind: str
+    source: str
+    text: str
+    created_at: str
+    doc_id: str
+    chunk_index: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The stable public shape (``tera search --json``)."""
+        return {
+            "id": self.id,
+            "score": round(float(self.score), 6),
+            "kind": self.kind,
+            "source": self.source,
+            "text": self.text,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    source: str
+    title: str
+    content_hash: str
+    chunks: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class FactInfo:
+    id: str
+    text: str
+    created_at: str
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    dim: int
+
+    def add(self, chunks: Sequence[Chunk]) -> None: ...
+    def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None: ...
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        kind: str | None = None,
+        source: str | None = None,
+        min_score: float | None = None,
+    ) -> list[Hit]: ...
+    def get(self, ids: Sequence[str]) -> list[Hit]: ...
+    def chunks_of(self, doc_id: str, first: int, last: int) -> list[Hit]: ...
+    def delete_ids(self, ids: Sequence[str]) -> int: ...
+    def delete_source(self, source: str) -> int: ...
+    def delete_all(self) -> int: ...
+    def count(self, kind: str | None = None) -> int: ...
+    def document(self, source: str) -> DocumentInfo | None: ...
+    def list_documents(self) -> list[DocumentInfo]: ...
+    def list_facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]: ...
+    def find_fact(self, content_hash: str) -> str | None: ...
+    def optimize(self) -> None: ...
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Filters, independent of the backend: a tiny description the backends translate.
+# --------------------------------------------------------------------------------------------------
+
+Cond = tuple[str, Any]  # (payload key, value to match exactly)
+
+
+@dataclass(frozen=True)
+class Where:
+    must: tuple[Cond, ...] = ()
+    must_not: tuple[Cond, ...] = ()
+
+
+def _live(*conds: Cond) -> Where:
+    return Where(must=((("state", LIVE)), *conds))
+
+
+def _payload(chunk: Chunk, gen: str, state: str) -> dict[str, Any]:
+    return {
+        **chunk.extra,
+        "text": chunk.text,
+        "kind": chunk.kind,
+        "source": chunk.source,
+        "doc_id": chunk.doc_id,
+        "chunk_index": chunk.chunk_index,
+        "created_at": chunk.created_at,
+        "content_hash": chunk.content_hash,
+        "gen": gen,
+        "state": state,
+    }
+
+
+_CORE_KEYS = {"text", "kind", "source", "doc_id", "chunk_index", "created_at", "content_hash"}
+_PRIVATE_KEYS = {"gen", "state"}
+
+
+def _hit(point_id: Any, score: float, payload: dict[str, Any] | None) -> Hit:
+    p = payload or {}
+    return Hit(
+        id=str(point_id),
+        score=float(score),
+        kind=str(p.get("kind", "")),
+        source=str(p.get("source", "")),
+        text=str(p.get("text", "")),
+        created_at=str(p.get("created_at", "")),
+        doc_id=str(p.get("doc_id", "")),
+        chunk_index=int(p.get("chunk_index", 0)),
+        extra={k: v for k, v in p.items() if k not in _CORE_KEYS | _PRIVATE_KEYS},
+    )
+
+
+def _as_list(vector: Sequence[float] | np.ndarray) -> list[float]:
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
+class _Journal:
+    """Replacements in flight, one JSON file written atomically (temp + fsync + rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def write(self, entries: dict[str, str]) -> None:
+        if not entries:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(entries, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
+class _QdrantStore:
+    """Shared logic; subclasses implement the primitive ``_`` operations."""
+
+    dim: int
+
+    def __init__(self, dim: int, journal_path: Path) -> None:
+        self.dim = dim
+        self._journal = _Journal(journal_path)
+
+    # ---- primitives (backend-specific) -----------------------------------------------------------
+    def _upsert(self, points: list[tuple[str, list[float], dict[str, Any]]]) -> None:
+        raise NotImplementedError
+
+    def _query(
+        self, vector: list[float], limit: int, where: Where, min_score: float | None
+    ) -> list[Hit]:
+        raise NotImplementedError
+
+    def _scroll(
+        self, where: Where, limit: int | None = None, newest_first: bool = False
+    ) -> list[Hit]:
+        raise NotImplementedError
+
+    def _retrieve(self, ids: list[str]) -> list[Hit]:
+        raise NotImplementedError
+
+    def _count(self, where: Where) -> int:
+        raise NotImplementedError
+
+    def _delete_ids(self, ids: list[str]) -> None:
+        raise NotImplementedError
+
+    def _delete_where(self, where: Where) -> None:
+        raise NotImplementedError
+
+    def _set_where(self, where: Where, payload: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def optimize(self) -> None:
+        """Build indexes after a bulk import (may take a while; run it in the background)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # ---- protocol --------------------------------------------------------------------------------
+    def _check(self, chunks: Sequence[Chunk]) -> None:
+        for c in chunks:
+            if len(c.vector) != self.dim:
+                raise StoreError(
+                    f"Vector of length {len(c.vector)} does not fit this memory ({self.dim}-d)."
+                )
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Add live chunks (facts, small documents) in one all-or-nothing batch."""
+        self._check(chunks)
+        gen = uuid.uuid4().hex
+        self._upsert([(c.id, _as_list(c.vector), _payload(c, gen, LIVE)) for c in chunks])
+
+    def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None:
+        """Make ``chunks`` the document's only chunks, crash-safe (see the module docstring)."""
+        self._check(chunks)
+        gen = uuid.uuid4().hex
+        journal = self._journal.read()
+        journal[doc_id] = gen
+        self._journal.write(journal)
+        for start in range(0, len(chunks), _UPSERT_BATCH):
+            batch = chunks[start : start + _UPSERT_BATCH]
+            self._upsert([(c.id, _as_list(c.vector), _payload(c, gen, PENDING)) for c in batch])
+        self._set_where(Where(must=(("doc_id", doc_id), ("gen", gen))), {"state": LIVE})
+        self._delete_where(Where(must=(("doc_id", doc_id),), must_not=(("gen", gen),)))
+        journal = self._journal.read()
+        journal.pop(doc_id, None)
+        self._journal.write(journal)
+
+    def recover(self) -> None:
+        """Finish or undo replacements a killed process left in flight."""
+        for doc_id, gen in self._journal.read().items():
+            flipped = self._count(Where(must=(("doc_id", doc_id), ("gen", gen), ("state", LIVE))))
+            if flipped:
+                self._delete_where(Where(must=(("doc_id", doc_id),), must_not=(("gen", gen),)))
+            else:
+                self._delete_where(Where(must=(("doc_id", doc_id), ("gen", gen))))
+        self._delete_where(Where(must=(("state", PENDING),)))
+        self._journal.write({})
+
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        kind: str | None = None,
+        source: str | None = None,
+        min_score: float | None = None,
+    ) -> list[Hit]:
+        if len(vector) != self.dim:
+            raise StoreError(f"Query vector of length {len(vector)} does not fit this memory.")
+        conds: list[Cond] = []
+        if kind:
+            conds.append(("kind", kind))
+        if source:
+            conds.append(("source", source))
+        return self._query(_as_list(vector), k, _live(*conds), min_score)
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        found = {h.id: h for h in self._retrieve(list(ids))}
+        return [found[i] for i in ids if i in found]
+
+    def chunks_of(self, doc_id: str, first: int, last: int) -> list[Hit]:
+        hits = [
+            h for h in self._scroll(_live(("doc_id", doc_id))) if first <= h.chunk_index <= last
+        ]
+        return sorted(hits, key=lambda h: h.chunk_index)
+
+    def delete_ids(self, ids: Sequence[str]) -> int:
+        present = [h.id for h in self._retrieve(list(ids))]
+        if present:
+            self._delete_ids(present)
+        return len(present)
+
+    def delete_source(self, source: str) -> int:
+        where = Where(must=(("source", source),))
+        n = self._count(where)
+        if n:
+            self._delete_where(where)
+        return n
+
+    def delete_all(self) -> int:
+        n = self._count(Where())
+        if n:
+            self._delete_where(Where())
+        return n
+
+    def count(self, kind: str | None = None) -> int:
+        return self._count(_live(("kind", kind)) if kind else _live())
+
+    def _doc_info(self, h: Hit) -> DocumentInfo:
+        return DocumentInfo(
+            doc_id=h.doc_id,
+            source=h.source,
+            title=str(h.extra.get("title") or Path(h.source).name),
+            content_hash=str(h.extra.get("doc_hash", "")),
+            chunks=int(h.extra.get("n_chunks", 1)),
+            created_at=h.created_at,
+        )
+
+    def document(self, source: str) -> DocumentInfo | None:
+        first = self._scroll(
+            _live(("kind", KIND_DOCUMENT), ("source", source), ("chunk_index", 0)), limit=1
+        )
+        return self._doc_info(first[0]) if first else None
+
+    def list_documents(self) -> list[DocumentInfo]:
+        hits = self._scroll(_live(("kind", KIND_DOCUMENT), ("chunk_index", 0)), newest_first=True)
+        return [self._doc_info(h) for h in hits]
+
+    def list_facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]:
+        end = None if limit is None else offset + limit
+        hits = self._scroll(_live(("kind", KIND_FACT)), limit=end, newest_first=True)
+        return [FactInfo(h.id, h.text, h.created_at) for h in hits[offset:end]]
+
+    def find_fact(self, content_hash: str) -> str | None:
+        hits = self._scroll(_live(("kind", KIND_FACT), ("content_hash", content_hash)), limit=1)
+        return hits[0].id if hits else None
+
+    def __enter__(self) -> _QdrantStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sort_newest(hits: list[Hit], newest_first: bool) -> list[Hit]:
+    return sorted(hits, key=lambda h: h.created_at, reverse=True) if newest_first else hits
+
+
+# --------------------------------------------------------------------------------------------------
+# Embedded default: Qdrant Edge
+# --------------------------------------------------------------------------------------------------
+
+
+class EdgeStore(_QdrantStore):
+    """Qdrant's engine embedded in this process, on disk at ``folder``."""
+
+    def __init__(
+        self, folder: Path, dim: int, *, embedding_model: str = "", search_threads: int = 0
+    ):
+        import qdrant_edge as qe
+
+        self._qe = qe
+        self.folder = Path(folder)
+        shard_dir = self.folder / "shard"
+        meta_file = self.folder / _META_FILE
+        super().__init__(dim, self.folder / "journal.json")
+        meta = _read_meta(meta_file)
+        if meta:
+            _check_meta(meta, dim, embedding_model, self.folder)
+        config = qe.EdgeConfig(
+            vectors={VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+            max_search_threads=search_threads or None,
+        )
+        try:
+            if (shard_dir / "wal").exists() or (shard_dir / "segments").exists():
+                self._shard = qe.EdgeShard.load(str(shard_dir), config)
+            else:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._shard = qe.EdgeShard.create(str(shard_dir), config)
+                for name in _KEYWORD_FIELDS:
+                    self._shard.update(
+                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword)
+                    )
+                for name in _INTEGER_FIELDS:
+                    self._shard.update(
+                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Integer)
+                    )
+                for name in _DATETIME_FIELDS:
+                    self._shard.update(
+                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Datetime)
+                    )
+                self._shard.flush()
+                _write_meta(meta_file, dim, embedding_model)
+        except Exception as exc:  # the engine raises plain Exception with a message
+            text = str(exc)
+            if "WouldBlock" in text or "lock" in text.lower():
+                raise StoreLockedError(
+                    f"Tera's memory at {self.folder} is open in another Tera process.",
+                    "Close the other Tera window or command and try again.",
+                ) from None
+            raise StoreError(f"Cannot open the memory at {self.folder}: {text}") from None
+        self._closed = False
+        self.recover()
+
+    def _filter(self, where: Where) -> Any:
+        qe = self._qe
+        if not where.must and not where.must_not:
+            return None
+
+        def cond(key: str, value: Any) -> Any:
+            return qe.FieldCondition(key, match=qe.MatchValue(value))
+
+        return qe.Filter(
+            must=[cond(k, v) for k, v in where.must] or None,
+            must_not=[cond(k, v) for k, v in where.must_not] or None,
+        )
+
+    def _upsert(self, points: list[tuple[str, list[float], dict[str, Any]]]) -> None:
+        qe = self._qe
+        if not points:
+            return
+        op = qe.UpdateOperation.upsert_points(
+            [qe.Point(pid, {VECTOR_NAME: vec}, payload) for pid, vec, payload in points]
+        )
+        self._update(op)
+
+    def _update(self, op: Any) -> None:
+        try:
+            self._shard.update(op)
+        except Exception as exc:
+            raise StoreError(f"Could not write to the memory: {exc}", _disk_hint()) from None
+
+    def _query(
+        self, vector: list[float], limit: int, where: Where, min_score: float | None
+    ) -> list[Hit]:
+        qe = self._qe
+        req = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(vector, using=VECTOR_NAME),
+            filter=self._filter(where),
+            with_payload=True,
+            score_threshold=min_score,
+        )
+        return [_hit(p.id, p.score, p.payload) for p in self._shard.query(req)]
+
+    def _scroll(
+        self, where: Where, limit: int | None = None, newest_first: bool = False
+    ) -> list[Hit]:
+        qe = self._qe
+        out: list[Hit] = []
+        if newest_first:
+            req = qe.ScrollRequest(
+                limit=limit or max(1, self._count(where)),
+                filter=self._filter(where),
+                with_payload=True,
+                order_by=qe.OrderBy("created_at", direction=qe.Direction.Desc),
+            )
+            records, _ = self._shard.scroll(req)
+            return [_hit(r.id, 0.0, r.payload) for r in records]
+        offset: Any = None
+        while True:
+            page = 1000 if limit is None else min(1000, limit - len(out))
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset, limit=page, filter=self._filter(where), with_payload=True
+                )
+            )
+            out.extend(_hit(r.id, 0.0, r.payload) for r in records)
+            if offset is None or (limit is not None and len(out) >= limit):
+                return out
+
+    def _retrieve(self, ids: list[str]) -> list[Hit]:
+        valid = [i for i in ids if _is_uuid(i)]
+        if not valid:
+            return []
+        return [
+            _hit(r.id, 0.0, r.payload)
+            for r in self._shard.retrieve(list[Any](valid), with_payload=True, with_vector=False)
+        ]
+
+    def _count(self, where: Where) -> int:
+        return int(self._shard.count(self._qe.CountRequest(exact=True, filter=self._filter(where))))
+
+    def _delete_ids(self, ids: list[str]) -> None:
+        self._update(self._qe.UpdateOperation.delete_points(list[Any](ids)))
+
+    def _delete_where(self, where: Where) -> None:
+        f = self._filter(where)
+        if f is None:  # delete everything: a filter that matches every point
+            f = self._qe.Filter(must_not=[self._qe.IsEmptyCondition("kind")])
+        self._update(self._qe.UpdateOperation.delete_points_by_filter(f))
+
+    def _set_where(self, where: Where, payload: dict[str, Any]) -> None:
+        self._update(self._qe.UpdateOperation.set_payload_by_filter(self._filter(where), payload))
+
+    def optimize(self) -> None:
+        self._shard.optimize()
+
+    def flush(self) -> None:
+        self._shard.flush()
+
+    def close(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self._shard.flush()
+            self._shard.close()
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _disk_hint() -> str:
+    return "Check that the disk is not full and the data folder is writable."
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_meta(path: Path, dim: int, embedding_model: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"dim": dim, "embedding_model": embedding_model, "version": 1}))
+    os.replace(tmp, path)
+
+
+def _check_meta(meta: dict[str, Any], dim: int, embedding_model: str, where: Path | str) -> None:
+    stored_model = str(meta.get("embedding_model", ""))
+    stored_dim = int(meta.get("dim", dim))
+    if stored_dim != dim or (embedding_model and stored_model and stored_model != embedding_model):
+        raise EmbeddingMismatchError(
+            f"The memory at {where} was built with the embedding model {stored_model or '?'} "
+            f"({stored_dim}-d), but Tera is set to use {embedding_model or '?'} ({dim}-d).",
+            f"Set the embedding model back to {stored_model}, or point TERA_HOME at a new folder.",
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Qdrant server (or qdrant-client's in-process mode, which speaks the same API)
+# --------------------------------------------------------------------------------------------------
+
+
+class ServerStore(_QdrantStore):
+    """A collection on a Qdrant server. ``location=":memory:"`` or ``path=`` runs qdrant-client's
+    in-process mode instead (tests; no server can be installed on the build machines)."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        location: str | None = None,
+        path: str | None = None,
+        collection: str = "tera",
+        embedding_model: str = "",
+        journal_path: Path,
+        timeout: int = 30,
+    ) -> None:
+        super().__init__(dim, journal_path)
+        from qdrant_client import QdrantClient, models
+
+        self._m = models
+        self.collection = collection
+        target = url or location or path or "?"
+        try:
+            if url:
+                self._client = QdrantClient(url=url, api_key=api_key or None, timeout=timeout)
+            elif path:
+                self._client = QdrantClient(path=path)
+            else:
+                self._client = QdrantClient(location=location or ":memory:")
+            if not self._client.collection_exists(collection):
+                self._client.create_collection(
+                    collection,
+                    vectors_config={
+                        VECTOR_NAME: models.VectorParams(size=dim, distance=models.Distance.COSINE)
+                    },
+                    metadata={"dim": dim, "embedding_model": embedding_model},
+                )
+                schema = models.PayloadSchemaType
+                for name in _KEYWORD_FIELDS:
+                    self._client.create_payload_index(collection, name, schema.KEYWORD)
+                for name in _INTEGER_FIELDS:
+                    self._client.create_payload_index(collection, name, schema.INTEGER)
+                for name in _DATETIME_FIELDS:
+                    self._client.create_payload_index(collection, name, schema.DATETIME)
+            else:
+                info = self._client.get_collection(collection)
+                vectors = info.config.params.vectors
+                size = vectors[VECTOR_NAME].size if isinstance(vectors, dict) else None
+                meta = dict(info.config.metadata or {})
+                meta.setdefault("dim", size or dim)
+                _check_meta(meta, dim, embedding_model, f"{target} (collection {collection})")
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"Cannot reach the Qdrant server at {target}: {exc}",
+                "Check the URL and API key in Settings, or clear the URL to use the local memory.",
+            ) from None
+        self.recover()
+
+    def _filter(self, where: Where) -> Any:
+        m = self._m
+        if not where.must and not where.must_not:
+            return None
+
+        def cond(key: str, value: Any) -> Any:
+            return m.FieldCondition(key=key, match=m.MatchValue(value=value))
+
+        return m.Filter(
+            must=[cond(k, v) for k, v in where.must] or None,
+            must_not=[cond(k, v) for k, v in where.must_not] or None,
+        )
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"The Qdrant server failed: {exc}") from None
+
+    def _upsert(self, points: list[tuple[str, list[float], dict[str, Any]]]) -> None:
+        m = self._m
+        if points:
+            structs = [
+                m.PointStruct(id=i, vector={VECTOR_NAME: v}, payload=p) for i, v, p in points
+            ]
+            self._call(self._client.upsert, self.collection, structs, wait=True)
+
+    def _query(
+        self, vector: list[float], limit: int, where: Where, min_score: float | None
+    ) -> list[Hit]:
+        res = self._call(
+            self._client.query_points,
+            self.collection,
+            query=vector,
+            using=VECTOR_NAME,
+            query_filter=self._filter(where),
+            limit=limit,
+            with_payload=True,
+            score_threshold=min_score,
+        )
+        return [_hit(p.id, p.score, p.payload) for p in res.points]
+
+    def _scroll(
+        self, where: Where, limit: int | None = None, newest_first: bool = False
+    ) -> list[Hit]:
+        out: list[Hit] = []
+        offset: Any = None
+        want = None if newest_first else limit  # the in-process mode cannot order_by: sort here
+        while True:
+            page = 1000 if want is None else min(1000, want - len(out))
+            records, offset = self._call(
+                self._client.scroll,
+                self.collection,
+                scroll_filter=self._filter(where),
+                limit=page,
+                offset=offset,
+                with_payload=True,
+            )
+            out.extend(_hit(r.id, 0.0, r.payload) for r in records)
+            if offset is None or (want is not None and len(out) >= want):
+                break
+        out = _sort_newest(out, newest_first)
+        return out[:limit] if limit is not None else out
+
+    def _retrieve(self, ids: list[str]) -> list[Hit]:
+        valid = [i for i in ids if _is_uuid(i)]
+        if not valid:
+            return []
+        recs = self._call(self._client.retrieve, self.collection, valid, with_payload=True)
+        return [_hit(r.id, 0.0, r.payload) for r in recs]
+
+    def _count(self, where: Where) -> int:
+        res = self._call(
+            self._client.count, self.collection, count_filter=self._filter(where), exact=True
+        )
+        return int(res.count)
+
+    def _delete_ids(self, ids: list[str]) -> None:
+        m = self._m
+        self._call(
+            self._client.delete, self.collection, m.PointIdsList(points=list(ids)), wait=True
+        )
+
+    def _delete_where(self, where: Where) -> None:
+        m = self._m
+        f = self._filter(where) or m.Filter(
+            must_not=[m.IsEmptyCondition(is_empty=m.PayloadField(key="kind"))]
+        )
+        self._call(self._client.delete, self.collection, m.FilterSelector(filter=f), wait=True)
+
+    def _set_where(self, where: Where, payload: dict[str, Any]) -> None:
+        self._call(
+            self._client.set_payload,
+            self.collection,
+            payload,
+            points=self._filter(where),
+            wait=True,
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+
+def open_store(
+    *,
+    folder: Path,
+    dim: int,
+    embedding_model: str,
+    qdrant_url: str = "",
+    qdrant_api_key: str = "",
+    collection: str = "tera",
+) -> _QdrantStore:
+    """The store the settings ask for: a Qdrant server if a URL is set, else the embedded engine."""
+    if qdrant_url:
+        return ServerStore(
+            dim,
+            url=qdrant_url,
+            api_key=qdrant_api_key,
+            collection=collection,
+            embedding_model=embedding_model,
+            journal_path=folder / "server-journal.json",
+        )
+    return EdgeStore(folder, dim, embedding_model=embedding_model)

@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and the app's self-test (tiny deterministic models)."""
