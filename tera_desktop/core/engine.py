@@ -195,7 +195,13 @@ class Engine:
             overlap=s.chunk_overlap,
             max_file_bytes=s.max_file_mb * 1024 * 1024,
             cancel=cancel,
+            exclude=self.own_folders(),
         )
+
+    def own_folders(self) -> list[Path]:
+        """Tera's own folders: never ingested, even when the user drops a parent folder."""
+        p = self.paths
+        return [p.data, p.config, p.cache, p.models, p.logs]
 
     def search(
         self,

@@ -23,28 +23,32 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
-def _pieces(text: str, max_tokens: int, count: TokenCounter) -> Iterator[str]:
-    """Units no larger than ``max_tokens``: paragraphs, else their sentences, else word runs."""
+def _pieces(text: str, max_tokens: int, count: TokenCounter) -> Iterator[tuple[str, bool]]:
+    """Units no larger than ``max_tokens``: paragraphs, else their sentences, else word runs; each
+    with a flag saying whether it starts a new paragraph."""
     for para in _PARAGRAPHS.split(text):
         para = para.strip()
         if not para:
             continue
         if count(para) <= max_tokens:
-            yield para
+            yield para, True
             continue
+        first = True
         for sentence in split_sentences(para):
             if count(sentence) <= max_tokens:
-                yield sentence
+                yield sentence, first
+                first = False
                 continue
-            words = sentence.split()
             run: list[str] = []
-            for word in words:
+            for word in sentence.split():
                 if run and count(" ".join([*run, word])) > max_tokens:
-                    yield " ".join(run)
+                    yield " ".join(run), first
+                    first = False
                     run = []
                 run.append(word)
             if run:
-                yield " ".join(run)
+                yield " ".join(run), first
+                first = False
 
 
 def chunk_text(
@@ -57,30 +61,32 @@ def chunk_text(
 ) -> list[str]:
     """Greedy packing of pieces into chunks ≤ ``max_tokens`` (``prefix`` included, e.g. the
     heading path); each chunk after the first starts with the previous chunk's last sentences, up
-    to ``overlap`` tokens."""
+    to ``overlap`` tokens. Paragraphs stay separated by a blank line, sentences by a space."""
     head = f"{prefix}\n\n" if prefix else ""
     budget = max(16, max_tokens - (count(head) if head else 0))
     chunks: list[str] = []
-    current: list[str] = []
+    current = ""
     size = 0
-    for piece in _pieces(text, budget, count):
+    for piece, new_paragraph in _pieces(text, budget, count):
         n = count(piece)
         if current and size + n > budget:
-            chunks.append(head + "\n\n".join(current))
+            chunks.append(head + current)
             carry: list[str] = []
             carried = 0
             if overlap > 0:
-                tail = split_sentences(current[-1])
-                for sentence in reversed(tail):
+                for sentence in reversed(split_sentences(current.rsplit("\n\n", 1)[-1])):
                     m = count(sentence)
                     if carried + m > overlap or carried + m + n > budget:
                         break
                     carry.insert(0, sentence)
                     carried += m
-            current = [" ".join(carry)] if carry else []
+            current = " ".join(carry)
             size = carried
-        current.append(piece)
+        if current:
+            current += ("\n\n" if new_paragraph else " ") + piece
+        else:
+            current = piece
         size += n
     if current:
-        chunks.append(head + "\n\n".join(current))
+        chunks.append(head + current)
     return chunks

@@ -85,15 +85,23 @@ class _Pending:
     vectors: list[list[float]] = field(default_factory=list)
 
 
-def iter_files(roots: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+def iter_files(
+    roots: Iterable[str | os.PathLike[str]], exclude: Sequence[Path] = ()
+) -> Iterator[Path]:
     """Files under ``roots`` (recursive), hidden files and folders skipped, symlinked folders not
-    followed (no loops), each file once, in a stable order."""
+    followed (no loops), folders in ``exclude`` (Tera's own) skipped, each file once, in a stable
+    order."""
     seen: set[Path] = set()
+    skip = {Path(e).resolve() for e in exclude}
     for root in roots:
         path = Path(root).expanduser()
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                dirnames[:] = sorted(
+                    d
+                    for d in dirnames
+                    if not d.startswith(".") and Path(dirpath, d).resolve() not in skip
+                )
                 for name in sorted(filenames):
                     if not name.startswith("."):
                         full = Path(dirpath, name).resolve()
@@ -160,6 +168,7 @@ def ingest(
     max_file_bytes: int = 50 * 1024 * 1024,
     batch_chunks: int = 64,
     cancel: threading.Event | None = None,
+    exclude: Sequence[Path] = (),
 ) -> Iterator[FileResult | IngestProgress]:
     """Ingest files and folders. Yields progress and one result per file; stops between batches
     when ``cancel`` is set (raising ``Cancelled``): every file is then either fully stored or not
@@ -167,7 +176,7 @@ def ingest(
     for root in roots:
         if not Path(root).expanduser().exists():
             yield FileResult(str(root), FAILED, reason="No such file or folder.")
-    files = [p for p in iter_files(r for r in roots if Path(r).expanduser().exists())]
+    files = list(iter_files((r for r in roots if Path(r).expanduser().exists()), exclude))
     total = len(files)
     done = 0
     chunks_done = 0
