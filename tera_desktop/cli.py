@@ -125,15 +125,12 @@ def _confirm(question: str) -> bool:
 
 def _run(args: argparse.Namespace) -> int:
     from tera_desktop.core.engine import Engine
+    from tera_desktop.core.logs import setup_logging
     from tera_desktop.core.paths import get_paths
     from tera_desktop.core.settings import load_settings
 
     paths = get_paths(args.home).ensure()
-    logging.basicConfig(
-        filename=str(paths.log_file),
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(paths).info("tera %s %s", __version__, args.command)
     settings = load_settings(paths)
     if args.command == "models":
         return _models(args, paths, settings)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hub_server import Hub, serve_hub
 
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.paths import Paths, get_paths
@@ -95,3 +96,10 @@ def real_models() -> dict[str, Path]:
     dest = Path(os.environ.get("TERA_TEST_MODELS") or ROOT / ".cache" / "test-models")
     found = module.ensure_test_models(dest, log=lambda *_: None)  # type: ignore[attr-defined]
     return {"gguf": Path(found["gguf"]), "embedding": Path(found["embedding"])}
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    """A fake model hub on 127.0.0.1 (see hub_server.py)."""
+    with serve_hub(tmp_path / "hub") as server:
+        yield server

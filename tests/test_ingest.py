@@ -30,7 +30,20 @@ from tera_desktop.core.ingest import (
 from tera_desktop.core.ingest.chunker import approx_tokens, chunk_text
 from tera_desktop.core.ingest.extractors import Extracted, Section, extract_markdown
 
-WORDS = ["gate", "code", "cat", "dog", "paris", "france", "capital", "blue", "sky", "meeting", "tuesday", "birthday"]
+WORDS = [
+    "gate",
+    "code",
+    "cat",
+    "dog",
+    "paris",
+    "france",
+    "capital",
+    "blue",
+    "sky",
+    "meeting",
+    "tuesday",
+    "birthday",
+]
 
 
 def results(events: list[object]) -> dict[str, FileResult]:

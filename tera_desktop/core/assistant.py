@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from tera_desktop.core.embedder import Embedder
+from tera_desktop.core.errors import GenerationError, ModelMissingError
 from tera_desktop.core.generator import GenerationStats, Generator, Message, Sampling
 from tera_desktop.core.store import KIND_DOCUMENT, Hit, MemoryStore
 
@@ -126,9 +127,10 @@ def build_messages(
     """The chat messages, with as many numbered sources as fit the context window."""
     system = system_prompt(today)
     count = generator.count_tokens
-    budget = (
-        generator.n_ctx - max_answer_tokens - count(system) - count(question) - _TEMPLATE_MARGIN
-    )
+    # Room kept for the answer: all of it in a big context; in a small one at most a quarter, so
+    # the sources always get space (the answer may then use whatever the prompt leaves free).
+    answer_room = min(max_answer_tokens, max(64, generator.n_ctx // 4))
+    budget = generator.n_ctx - answer_room - count(system) - count(question) - _TEMPLATE_MARGIN
     sources: list[Source] = []
     refs: list[str] = []
     for hit in hits:
@@ -136,8 +138,14 @@ def build_messages(
         ref = _reference(source, hit.text)
         need = count(ref) + 2
         if need > budget:
-            if sources or budget < 64:  # keep the best ones whole; cut only a lone first one
+            if sources:  # keep the best ones whole; cut only a lone first one
                 break
+            if budget < 48:
+                raise GenerationError(
+                    f"The model's context ({generator.n_ctx} tokens) is too small for this "
+                    "question and its sources.",
+                    "Ask a shorter question or raise the context size in Settings.",
+                )
             ref = _reference(source, _truncate(hit.text, budget - 32, count))
             need = budget
         sources.append(source)
@@ -152,17 +160,16 @@ def ask(
     *,
     embedder: Embedder,
     store: MemoryStore,
-    generator: Generator | None,
+    generator: Generator | Callable[[], Generator] | None,
     sampling: Sampling,
     top_k: int = 4,
     min_score: float | None = None,
     cancel: threading.Event | None = None,
     today: date | None = None,
 ) -> Iterator[AskEvent]:
-    """Retrieve, then stream a grounded answer. ``generator`` may be None only if the caller is
-    happy to get the no-memory answer or sources alone (it raises when the model is needed)."""
-    from tera_desktop.core.errors import GenerationError, ModelMissingError
-
+    """Retrieve, then stream a grounded answer. ``generator`` may be a loader called only when the
+    model is needed (so "nothing in memory" never waits for a model to load), or None when there is
+    no model (then it raises ``ModelMissingError`` if an answer needs one)."""
     question = question.strip()
     if not question:
         raise GenerationError("The question is empty.")
@@ -175,6 +182,8 @@ def ask(
         yield Token(NO_MEMORY_ANSWER)
         yield AnswerDone(NO_MEMORY_ANSWER, [], no_memory=True, retrieval_s=retrieval_s)
         return
+    if callable(generator) and not isinstance(generator, Generator):
+        generator = generator()
     if generator is None:
         raise ModelMissingError(
             "No language model is loaded, so Tera cannot answer.",

@@ -230,18 +230,11 @@ class Engine:
         sampling: Sampling | None = None,
         top_k: int | None = None,
     ) -> Iterator[AskEvent]:
-        embedder = self.embedder
-        store = self.store
-        generator: LlamaGenerator | None
-        try:
-            generator = self.generator
-        except ModelMissingError:
-            generator = None  # still say "nothing in memory" without a model; raise otherwise
         yield from ask(
             question,
-            embedder=embedder,
-            store=store,
-            generator=generator,
+            embedder=self.embedder,
+            store=self.store,
+            generator=lambda: self.generator,  # loaded only if some memory is relevant
             sampling=sampling or self.sampling(),
             top_k=top_k or self.settings.top_k,
             min_score=self.settings.min_score,
