@@ -60,7 +60,7 @@ def test_missing_language_model_is_explained(engine: Engine, tmp_path: Path) -> 
 
     engine.settings = replace(engine.settings, llm_model="dolphin-2.6-phi-2")
     engine.remember("the gate code is 4512")
-    with pytest.raises(ModelMissingError, match="tera models download dolphin-2.6-phi-2"):
+    with pytest.raises(ModelMissingError, match=r"tera models download dolphin-2\.6-phi-2"):
         events_of(engine, "what is the gate code?")
 
 

@@ -106,7 +106,7 @@ def test_forget_all_needs_confirmation(capsys: pytest.CaptureFixture[str]) -> No
 def test_errors_are_one_line_with_non_zero_exit(
     capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    code, out, err = run(capsys, *args)
+    code, _, err = run(capsys, *args)
     assert code != 0
     assert err.count("\n") == 1 and err.startswith("tera: ") and message.lower() in err.lower()
     assert "Traceback" not in err
@@ -117,7 +117,7 @@ def test_missing_llm_error(
 ) -> None:
     monkeypatch.setenv("TERA_LLM_MODEL", "dolphin-2.6-phi-2")
     run(capsys, "remember", "the gate code is 4512")
-    code, out, err = run(capsys, "ask", "gate code?")
+    code, _, err = run(capsys, "ask", "gate code?")
     assert code == 1 and "tera models download dolphin-2.6-phi-2" in err and err.count("\n") == 1
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hub_server import Hub
+
 from tera_desktop.core import models
 from tera_desktop.core.embedder import (
     BGE_QUERY_PREFIX,

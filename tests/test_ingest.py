@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -50,7 +51,7 @@ def results(events: list[object]) -> dict[str, FileResult]:
     return {Path(e.path).name: e for e in events if isinstance(e, FileResult)}
 
 
-# ---- chunker ---------------------------------------------------------------------------------------
+# ---- chunker -----------------------------------------------------------------------------------
 
 
 def _prose(n_sentences: int) -> str:
@@ -65,7 +66,7 @@ def test_chunks_respect_the_token_limit_and_overlap() -> None:
     assert len(chunks) > 5
     assert all(approx_tokens(c) <= 64 for c in chunks)
     # every chunk after the first starts with the last sentence of the one before it
-    overlaps = sum(1 for a, b in zip(chunks, chunks[1:], strict=False) if b.split(". ")[0] in a)
+    overlaps = sum(1 for a, b in itertools.pairwise(chunks) if b.split(". ")[0] in a)
     assert overlaps >= len(chunks) // 2
     # nothing is lost
     for i in range(12):
@@ -91,12 +92,13 @@ def test_heading_prefix_is_counted_in_every_chunk() -> None:
     assert all(c.startswith("Guide > Setup\n\n") and approx_tokens(c) <= 80 for c in chunks)
 
 
-# ---- extractors -------------------------------------------------------------------------------------
+# ---- extractors --------------------------------------------------------------------------------
 
 
 def test_markdown_sections_keep_their_heading_path() -> None:
     md = (
-        "---\ntitle: x\n---\n# Travel\nIntro.\n\n## Paris\nEiffel tower.\n\n```\n# not a heading\n```\n"
+        "---\ntitle: x\n---\n# Travel\nIntro.\n\n## Paris\nEiffel tower.\n\n"
+        "```\n# not a heading\n```\n"
         "### Food\nCroissants.\n## Rome\nColosseum.\n"
     )
     out = extract_markdown(Path("t.md"), md.encode())
@@ -159,7 +161,7 @@ def test_iter_files_recurses_skips_hidden_and_survives_symlink_loops(tmp_path: P
     assert names == ["deep.txt", "top.txt"]
 
 
-# ---- the pipeline (tiny real embedding model, real Qdrant engine) -----------------------------------
+# ---- the pipeline (tiny real embedding model, real Qdrant engine) ------------------------------
 
 
 def make_folder(root: Path) -> Path:
@@ -333,9 +335,7 @@ def test_killed_mid_ingestion_leaves_no_half_document(
         text=True,
     )
     assert proc.stdout is not None
-    lines = 0
-    for _ in proc.stdout:
-        lines += 1
+    for lines, _ in enumerate(proc.stdout, 1):
         if lines == 10:
             time.sleep(0.05)
             proc.send_signal(signal.SIGKILL)

@@ -39,6 +39,7 @@ class Sampling:
     top_p: float = 0.95
     top_k: int = 40
     seed: int | None = None
+    logit_bias: dict[int, float] | None = None  # token id → bias (benchmarks ban end-of-text)
 
 
 @dataclass
@@ -130,7 +131,7 @@ class LlamaGenerator:
         meta: dict[str, str] = dict(self._llm.metadata or {})
         self.chat_template = meta.get("tokenizer.chat_template") or CHATML_TEMPLATE
         self.uses_model_template = "tokenizer.chat_template" in meta
-        self._eos_id = self._llm.token_eos()
+        self.eos_id = self._eos_id = self._llm.token_eos()
         self._bos_id = self._llm.token_bos()
         self._eos_text = self._piece(self._eos_id)
         self._bos_text = self._piece(self._bos_id)
@@ -233,6 +234,7 @@ class LlamaGenerator:
                     stop=stops,
                     stream=True,
                     seed=sampling.seed,
+                    logit_bias=sampling.logit_bias,
                     stopping_criteria=criteria,
                 )
                 for part in pieces:
