@@ -281,25 +281,41 @@ class _QdrantStore:
         journal = self._journal.read()
         journal[doc_id] = gen
         self._journal.write(journal)
-        for start in range(0, len(chunks), _UPSERT_BATCH):
-            batch = chunks[start : start + _UPSERT_BATCH]
-            self._upsert([(c.id, _as_list(c.vector), _payload(c, gen, PENDING)) for c in batch])
-        self._set_where(Where(must=(("doc_id", doc_id), ("gen", gen))), {"state": LIVE})
-        self._delete_where(Where(must=(("doc_id", doc_id),), must_not=(("gen", gen),)))
+        try:
+            for start in range(0, len(chunks), _UPSERT_BATCH):
+                batch = chunks[start : start + _UPSERT_BATCH]
+                self._upsert([(c.id, _as_list(c.vector), _payload(c, gen, PENDING)) for c in batch])
+            self._set_where(Where(must=(("doc_id", doc_id), ("gen", gen))), {"state": LIVE})
+            self._delete_where(Where(must=(("doc_id", doc_id),), must_not=(("gen", gen),)))
+        except StoreError:
+            with contextlib.suppress(StoreError):  # settle it now; else the next open will
+                self._settle(doc_id, gen)
+                self._forget_journal(doc_id)
+            raise
+        self._forget_journal(doc_id)
+
+    def _forget_journal(self, doc_id: str) -> None:
         journal = self._journal.read()
         journal.pop(doc_id, None)
         self._journal.write(journal)
 
+    def _settle(self, doc_id: str, gen: str) -> None:
+        """Roll a replacement forward if its flip happened, else back."""
+        flipped = self._count(Where(must=(("doc_id", doc_id), ("gen", gen), ("state", LIVE))))
+        if flipped:
+            self._delete_where(Where(must=(("doc_id", doc_id),), must_not=(("gen", gen),)))
+        else:
+            self._delete_where(Where(must=(("doc_id", doc_id), ("gen", gen))))
+
     def recover(self) -> None:
         """Finish or undo replacements a killed process left in flight."""
         for doc_id, gen in self._journal.read().items():
-            flipped = self._count(Where(must=(("doc_id", doc_id), ("gen", gen), ("state", LIVE))))
-            if flipped:
-                self._delete_where(Where(must=(("doc_id", doc_id),), must_not=(("gen", gen),)))
-            else:
-                self._delete_where(Where(must=(("doc_id", doc_id), ("gen", gen))))
-        self._delete_where(Where(must=(("state", PENDING),)))
+            self._settle(doc_id, gen)
+        self._sweep_pending()
         self._journal.write({})
+
+    def _sweep_pending(self) -> None:
+        """Drop pending chunks no journal names. Only safe where this process owns the store."""
 
     def search(
         self,
@@ -320,8 +336,10 @@ class _QdrantStore:
         return self._query(_as_list(vector), k, _live(*conds), min_score)
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
-        found = {h.id: h for h in self._retrieve(list(ids))}
-        return [found[i] for i in ids if i in found]
+        """The chunks with these ids, in the order asked; ids may be in any UUID spelling."""
+        keys = [_canonical(i) for i in ids]
+        found = {h.id: h for h in self._retrieve([k for k in keys if k])}
+        return [found[k] for k in keys if k in found]
 
     def chunks_of(self, doc_id: str, first: int, last: int) -> list[Hit]:
         hits = [
@@ -388,7 +406,10 @@ class _QdrantStore:
 
 
 def _sort_newest(hits: list[Hit], newest_first: bool) -> list[Hit]:
-    return sorted(hits, key=lambda h: h.created_at, reverse=True) if newest_first else hits
+    """Newest first, ties broken by id, so paging with offset/limit is stable."""
+    if not newest_first:
+        return hits
+    return sorted(hits, key=lambda h: (h.created_at, h.id), reverse=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -493,15 +514,8 @@ class EdgeStore(_QdrantStore):
     ) -> list[Hit]:
         qe = self._qe
         out: list[Hit] = []
-        if newest_first:
-            req = qe.ScrollRequest(
-                limit=limit or max(1, self._count(where)),
-                filter=self._filter(where),
-                with_payload=True,
-                order_by=qe.OrderBy("created_at", direction=qe.Direction.Desc),
-            )
-            records, _ = self._shard.scroll(req)
-            return [_hit(r.id, 0.0, r.payload) for r in records]
+        if newest_first:  # the engine's order_by breaks ties unstably across pages: sort here
+            return _sort_newest(self._scroll(where), True)[:limit]
         offset: Any = None
         while True:
             page = 1000 if limit is None else min(1000, limit - len(out))
@@ -538,6 +552,10 @@ class EdgeStore(_QdrantStore):
     def _set_where(self, where: Where, payload: dict[str, Any]) -> None:
         self._update(self._qe.UpdateOperation.set_payload_by_filter(self._filter(where), payload))
 
+    def _sweep_pending(self) -> None:
+        # The engine's folder is locked to this process: pending chunks are ours, left by a crash.
+        self._delete_where(Where(must=(("state", PENDING),)))
+
     def optimize(self) -> None:
         self._shard.optimize()
 
@@ -552,12 +570,16 @@ class EdgeStore(_QdrantStore):
             self._shard.close()
 
 
-def _is_uuid(value: str) -> bool:
+def _canonical(value: str) -> str:
+    """The canonical spelling of a UUID, or "" when ``value`` is not one."""
     try:
-        uuid.UUID(str(value))
+        return str(uuid.UUID(str(value)))
     except ValueError:
-        return False
-    return True
+        return ""
+
+
+def _is_uuid(value: str) -> bool:
+    return bool(_canonical(value))
 
 
 def _disk_hint() -> str:
@@ -647,13 +669,19 @@ class ServerStore(_QdrantStore):
                 meta.setdefault("dim", size or dim)
                 _check_meta(meta, dim, embedding_model, f"{target} (collection {collection})")
         except StoreError:
+            self.close()
             raise
         except Exception as exc:
+            self.close()
             raise StoreError(
                 f"Cannot reach the Qdrant server at {target}: {exc}",
                 "Check the URL and API key in Settings, or clear the URL to use the local memory.",
             ) from None
-        self.recover()
+        try:
+            self.recover()
+        except StoreError:
+            self.close()
+            raise
 
     def _filter(self, where: Where) -> Any:
         m = self._m
@@ -757,8 +785,10 @@ class ServerStore(_QdrantStore):
         )
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._client.close()
+        client = getattr(self, "_client", None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
 
 def open_store(

@@ -33,7 +33,7 @@ FAILED = "failed"
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def sha256_bytes(data: bytes) -> str:
