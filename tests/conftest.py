@@ -18,6 +18,7 @@ from tera_desktop.testing.tiny_models import write_tiny_embedding_model, write_t
 
 ROOT = Path(__file__).resolve().parents[1]
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # Qt tests never need a screen
 # Nothing in the test suite may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["TERA_HUB_URL"] = "http://127.0.0.1:9"  # a closed port: any stray download fails fast

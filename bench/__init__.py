@@ -1,0 +1,1 @@
+"""Benchmarks for Tera Desktop (run as modules: ``python -m bench.bench_store``)."""

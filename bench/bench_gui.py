@@ -1,0 +1,186 @@
+"""The desktop app's responsiveness: GUI event-loop stalls while a folder of 500 files is ingested
+and answers stream at the same time, and the time from launch to the window being shown.
+
+    python -m bench.bench_gui [--files 500] [--out bench/results/gui.json]
+
+A 5 ms QTimer on the GUI thread records when it actually fires; a stall is the delay past its
+interval. The work runs through the real window (drop a folder, ask questions one after another
+until the ingestion ends) with the small real models (all-MiniLM-L6-v2, SmolLM2-135M).
+Launch time: `python -m tera_desktop --exit-after-show` in a fresh process, from spawn to the first
+event-loop turn after show(), median of 3 (offscreen platform).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import RESULTS_DIR, Table, machine_info, percentiles, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+INTERVAL_MS = 5
+TOPICS = ["the gate code", "my cat", "paris in may", "the dentist", "project falcon", "the garage"]
+
+
+def launch_times(runs: int = 3) -> dict[str, float]:
+    walls, inside = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as home:
+            env = {**os.environ, "TERA_HOME": home, "QT_QPA_PLATFORM": "offscreen"}
+            t0 = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, "-m", "tera_desktop", "--exit-after-show"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            ).stdout
+            line = next(x for x in out.splitlines() if x.startswith("shown "))
+            walls.append((time.perf_counter() - t0) * 1000)
+            inside.append(float(line.split()[1]))
+    return {
+        "launch_to_window_ms": round(statistics.median(walls), 1),
+        "import_to_window_ms": round(statistics.median(inside), 1),
+    }
+
+
+def stalls(n_files: int, embedding: Path, gguf: Path) -> dict[str, object]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.settings import Settings
+    from tera_desktop.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "notes"
+        for i in range(n_files):
+            sub = folder / f"box{i % 20}"
+            sub.mkdir(parents=True, exist_ok=True)
+            topic = TOPICS[i % len(TOPICS)]
+            (sub / f"note{i:04}.md").write_text(
+                f"# Note {i}\n\nA note about {topic}: detail number {i}, "
+                f"written on day {i % 28 + 1}."
+            )
+        settings = Settings(
+            embedding_model=str(embedding),
+            llm_model=str(gguf),
+            max_answer_tokens=48,
+            llm_threads=1,
+            llm_threads_batch=1,
+        )
+        window = MainWindow(get_paths(Path(tmp) / "home").ensure(), settings)
+        window.show()
+
+        def wait(signal: object, timeout_ms: int = 600_000) -> None:
+            loop = QEventLoop()
+            signal.connect(loop.quit)  # type: ignore[attr-defined]
+            QTimer.singleShot(timeout_ms, loop.quit)
+            loop.exec()
+
+        window.start()
+        wait(window.memories_changed)
+        while window.llm_state == "loading":
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        window.engine.remember("The gate code is 4512.")
+
+        ticks: list[float] = []
+        timer = QTimer()
+        timer.setInterval(INTERVAL_MS)
+        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        # idle baseline
+        timer.start()
+        t_end = time.perf_counter() + 1.0
+        while time.perf_counter() < t_end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        idle = list(ticks)
+        ticks.clear()
+        # ingest + answer, together
+        answers = 0
+        done = {"ingest": False}
+        window.ingest_finished.connect(lambda: done.__setitem__("ingest", True))
+        t0 = time.perf_counter()
+        window.add_paths([str(folder)])
+        while not done["ingest"]:
+            window.chat.input.setPlainText(f"What do I know about {TOPICS[answers % len(TOPICS)]}?")
+            window.chat._on_send_clicked() if hasattr(window.chat, "_on_send_clicked") else (
+                window.chat.question_asked.emit(window.chat.input.toPlainText())
+            )
+            wait(window.answer_finished)
+            answers += 1
+        work_s = time.perf_counter() - t0
+        timer.stop()
+        window.close()
+        app.processEvents()
+
+    def gaps(samples: list[float]) -> list[float]:
+        return [max(0.0, (b - a) * 1000 - INTERVAL_MS) for a, b in itertools.pairwise(samples)]
+
+    busy, calm = gaps(ticks), gaps(idle)
+    p = percentiles(busy, (50, 99))
+    return {
+        "files": n_files,
+        "answers_streamed": answers,
+        "work_s": round(work_s, 1),
+        "timer_ticks": len(ticks),
+        "stall_max_ms": round(max(busy), 1),
+        "stall_p99_ms": round(p["p99"], 1),
+        "stall_p50_ms": round(p["p50"], 2),
+        "idle_stall_max_ms": round(max(calm), 1) if calm else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--files", type=int, default=500)
+    ap.add_argument("--out", type=Path, default=RESULTS_DIR / "gui.json")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fetch_test_models import ensure_test_models
+
+    found = ensure_test_models(log=lambda *_: None)
+    launch = launch_times()
+    result = stalls(args.files, Path(found["embedding"]), Path(found["gguf"]))
+    table = Table(
+        "files ingested",
+        "answers streamed meanwhile",
+        "work s",
+        "stall max ms",
+        "stall p99 ms",
+        "idle stall max ms",
+        "launch → window ms",
+    )
+    table.add(
+        result["files"],
+        result["answers_streamed"],
+        result["work_s"],
+        result["stall_max_ms"],
+        result["stall_p99_ms"],
+        result["idle_stall_max_ms"],
+        launch["launch_to_window_ms"],
+    )
+    print(table)
+    write_json(
+        args.out,
+        {
+            "benchmark": "gui",
+            "machine": machine_info("PySide6-Essentials"),
+            "result": {**result, **launch},
+        },
+    )
+    print(f"\nJSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The desktop app: ``tera-desktop`` / ``python -m tera_desktop``.
+
+Start-up stays light: Qt and the window first; the embedding model, the store and the language
+model load in background workers after the window is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from tera_desktop import APP_ID, APP_NAME, __version__
+
+_T0 = time.perf_counter()
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="tera-desktop", description="Tera Desktop")
+    p.add_argument("--version", action="version", version=f"tera-desktop {__version__}")
+    p.add_argument("--home", metavar="DIR", help="keep everything under DIR (like $TERA_HOME)")
+    p.add_argument(
+        "--exit-after-show",
+        action="store_true",
+        help=argparse.SUPPRESS,  # benchmarks: print "shown <ms>" once painted, then quit
+    )
+    args, _qt_args = p.parse_known_args(list(argv))
+    return args
+
+
+def _headless() -> bool:
+    from PySide6.QtGui import QGuiApplication
+
+    return QGuiApplication.platformName() in ("offscreen", "minimal")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    args = _parse(argv[1:])
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from tera_desktop.core.errors import ConfigError
+    from tera_desktop.core.instance import InstanceLock
+    from tera_desktop.core.logs import setup_logging
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.settings import Settings, load_settings
+
+    paths = get_paths(args.home).ensure()
+    log = setup_logging(paths)
+    log.info("tera-desktop %s starting (data: %s)", __version__, paths.data)
+
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)
+
+    lock = InstanceLock(paths.data / "tera-desktop.lock")
+    if not lock.acquire():
+        pid = lock.holder_pid()
+        message = (
+            f"Tera is already running{f' (process {pid})' if pid else ''} with the data folder "
+            f"{paths.data}.\nSwitch to its window, or close it before starting Tera again."
+        )
+        print(f"tera-desktop: {message}", file=sys.stderr)
+        if not _headless():
+            QMessageBox.information(None, APP_NAME, message)
+        return 2
+
+    notice = ""
+    try:
+        settings = load_settings(paths)
+    except ConfigError as exc:
+        settings, notice = Settings(), f"{exc} Using the default settings for now."
+
+    from tera_desktop.ui.main_window import MainWindow, schedule_start
+
+    window = MainWindow(paths, settings)
+    window.show()
+    log.info("window shown %.0f ms after start", (time.perf_counter() - _T0) * 1000)
+    if notice:
+        window.notify(notice, error=True)
+    if args.exit_after_show:
+        from PySide6.QtCore import QTimer
+
+        def shown() -> None:
+            print(f"shown {(time.perf_counter() - _T0) * 1000:.1f}", flush=True)
+            app.quit()
+
+        QTimer.singleShot(0, shown)
+    elif os.environ.get("TERA_NO_AUTOSTART") != "1":
+        schedule_start(window)
+    try:
+        return app.exec()
+    finally:
+        window.shutdown()
+        lock.release()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

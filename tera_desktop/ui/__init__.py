@@ -1,0 +1,1 @@
+"""Widgets only: they talk to the core through workers and signals."""

@@ -1,0 +1,866 @@
+"""The chat pane: the question box, the list of messages, and one message with its sources.
+
+Pure widgets: they hold and show text and report what the user did through signals. Asking the
+model, streaming its tokens and opening files happen elsewhere (the main window wires these widgets
+to background workers), always on the GUI thread's side of a signal.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from string import Template
+
+from PySide6.QtCore import QEvent, QMargins, QPoint, QRect, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QContextMenuEvent, QKeyEvent, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLayoutItem,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tera_desktop.core.assistant import Source
+from tera_desktop.ui.markdown import SafeTextBrowser
+
+ROLE_USER = "user"
+ROLE_ASSISTANT = "assistant"
+ROLE_NOTICE = "notice"
+ROLES = (ROLE_USER, ROLE_ASSISTANT, ROLE_NOTICE)
+
+ASK_PLACEHOLDER = "Ask Tera…"
+EMPTY_HINT = "Ask anything you taught Tera. Drop files anywhere to add them."
+NO_MEMORY_NOTE = "No memory matched this question."
+STOPPED_TEXT = "Stopped"
+RENDER_INTERVAL_MS = 40  # while streaming, Markdown is re-rendered at most this often
+_MAX_INPUT_LINES = 6
+_ROLE_NAMES = {ROLE_USER: "You", ROLE_ASSISTANT: "Tera", ROLE_NOTICE: ""}
+
+
+def source_chip_text(source: Source) -> str:
+    """A chip's text: "[1] fact · 0.83" or "[2] report.pdf p. 12 · 0.71"."""
+    return f"[{source.number}] {source_name(source)} · {source.score:.2f}"
+
+
+def source_name(source: Source) -> str:
+    """What a source is called on its chip: "fact", or the file name and page of a document."""
+    if source.kind != "document":
+        return source.kind or "fact"
+    name = Path(source.source).name or source.title or source.source or "document"
+    if len(name) > 40:
+        name = f"{name[:24]}…{name[-14:]}"
+    return f"{name} p. {source.page}" if source.page else name
+
+
+_STYLE = Template("""
+QWidget#chatPage { background: $page; }
+QFrame#message { border-radius: 10px; }
+QFrame#message[role="user"] { background: $user; border: 1px solid $user_border; }
+QFrame#message[role="assistant"] { background: $assistant; border: 1px solid $border; }
+QFrame#message[role="notice"] { background: transparent; border: none; }
+QTextBrowser#messageText { background: transparent; border: none; }
+QLabel#roleLabel { color: $muted; font-weight: 600; }
+QLabel#stoppedMarker { color: $muted; font-style: italic; }
+QLabel#noMemoryNote { color: $muted; font-style: italic; }
+QLabel#messageError { color: $error; }
+QLabel#emptyHint { color: $muted; }
+QToolButton#copyButton {
+    border: none; color: $muted; padding: 1px 4px; background: transparent;
+}
+QToolButton#copyButton:hover { color: $text; }
+QToolButton#sourceChip {
+    border: 1px solid $border; border-radius: 10px; padding: 2px 9px; background: $chip;
+}
+QToolButton#sourceChip:hover { background: $chip_hover; }
+QToolButton#sourceChip:checked { background: $chip_checked; border-color: $highlight; }
+QFrame#sourcePanel { background: $panel; border: 1px solid $border; border-radius: 6px; }
+QLabel#sourceTitle { color: $muted; }
+""")
+
+
+def _mix(a: QColor, b: QColor, amount: float) -> QColor:
+    """``a`` moved ``amount`` (0..1) of the way towards ``b``."""
+    return QColor.fromRgbF(
+        a.redF() + (b.redF() - a.redF()) * amount,
+        a.greenF() + (b.greenF() - a.greenF()) * amount,
+        a.blueF() + (b.blueF() - a.blueF()) * amount,
+    )
+
+
+def _is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Window).lightnessF() < 0.5
+
+
+def assistant_background(palette: QPalette) -> QColor:
+    """The background of an answer's bubble."""
+    base = palette.color(QPalette.ColorRole.Base)
+    return _mix(base, palette.color(QPalette.ColorRole.Window), 0.6)
+
+
+def code_background(palette: QPalette) -> QColor:
+    """The background of code in an answer: a shade off the bubble, lighter or darker by theme."""
+    return _mix(assistant_background(palette), palette.color(QPalette.ColorRole.Text), 0.09)
+
+
+def chat_style_sheet(palette: QPalette) -> str:
+    """The chat pane's style, derived from ``palette`` so light and dark themes both work."""
+    base = palette.color(QPalette.ColorRole.Base)
+    text = palette.color(QPalette.ColorRole.Text)
+    highlight = palette.color(QPalette.ColorRole.Highlight)
+    muted = _mix(text, base, 0.45)
+    border = _mix(base, text, 0.16)
+    error = QColor("#ff8a80") if _is_dark(palette) else QColor("#b3261e")
+    colors = {
+        "page": base.name(),
+        "user": _mix(base, highlight, 0.16).name(),
+        "user_border": _mix(base, highlight, 0.35).name(),
+        "assistant": assistant_background(palette).name(),
+        "border": border.name(),
+        "chip": _mix(base, text, 0.05).name(),
+        "chip_hover": _mix(base, highlight, 0.12).name(),
+        "chip_checked": _mix(base, highlight, 0.25).name(),
+        "highlight": highlight.name(),
+        "panel": base.name(),
+        "muted": muted.name(),
+        "text": text.name(),
+        "error": error.name(),
+    }
+    return _STYLE.substitute(colors)
+
+
+class _FlowLayout(QLayout):
+    """Lays widgets out left to right, wrapping onto new rows (Qt's flow layout example)."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self._gap = spacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QRect(0, 0, width, 0), apply=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, apply=True)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        margins = self.contentsMargins()
+        return size + QSize(margins.left() + margins.right(), margins.top() + margins.bottom())
+
+    def _arrange(self, rect: QRect, *, apply: bool) -> int:
+        area = rect.marginsRemoved(self.contentsMargins())
+        x, y, row_height = area.x(), area.y(), 0
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            hint = item.sizeHint()
+            if x + hint.width() > area.right() + 1 and row_height > 0:
+                x, y = area.x(), y + row_height + self._gap
+                row_height = 0
+            if apply:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self._gap
+            row_height = max(row_height, hint.height())
+        margins = self.contentsMargins()
+        return y + row_height - rect.y() + margins.bottom()
+
+
+class ChatInput(QPlainTextEdit):
+    """The question box. Enter sends, Shift+Enter starts a new line, Esc asks to stop."""
+
+    send_requested = Signal(str)
+    stop_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatInput")
+        self.setPlaceholderText(ASK_PLACEHOLDER)
+        self.setTabChangesFocus(True)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._send_enabled = True
+        self.document().documentLayout().documentSizeChanged.connect(self._on_content_resized)
+        self._update_height()
+
+    @property
+    def send_enabled(self) -> bool:
+        return self._send_enabled
+
+    def set_send_enabled(self, enabled: bool) -> None:
+        """When off, Enter keeps the text (the next question may be typed) but sends nothing."""
+        self._send_enabled = enabled
+
+    def submit(self) -> bool:
+        """Send the current text, as Enter does. Returns whether something was sent."""
+        text = self.toPlainText().strip()
+        if not text or not self._send_enabled or not self.isEnabled():
+            return False
+        self.send_requested.emit(text)
+        self.clear()
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+            else:
+                self.submit()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.stop_requested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._update_height()
+
+    def _update_height(self) -> None:
+        lines = int(self.document().documentLayout().documentSize().height())
+        lines = max(1, min(_MAX_INPUT_LINES, lines))
+        margins = self.contentsMargins()
+        height = (
+            lines * self.fontMetrics().lineSpacing()
+            + 2 * int(self.document().documentMargin())
+            + margins.top()
+            + margins.bottom()
+            + 2
+        )
+        if self.minimumHeight() != height or self.maximumHeight() != height:
+            self.setFixedHeight(height)
+
+    @Slot()
+    def _on_content_resized(self) -> None:
+        self._update_height()
+
+
+class _SourceChip(QToolButton):
+    """One numbered source. Click: show or hide its text below the message; documents also offer
+    "Open file" in their context menu."""
+
+    toggled_source = Signal(int)
+    open_requested = Signal(str)
+
+    def __init__(self, source: Source, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = source
+        self.setObjectName("sourceChip")
+        self.setText(source_chip_text(source))
+        self.setToolTip(_tooltip_html(source.text))
+        self.setCheckable(True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.setAccessibleName(f"Source {source.number}: {source_name(source)}")
+        self.clicked.connect(self._on_clicked)
+        self.open_action: QAction | None = None
+        if source.kind == "document" and source.source:
+            self.open_action = QAction("Open file", self)
+            self.open_action.triggered.connect(self._on_open_triggered)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        if self.open_action is None:
+            super().contextMenuEvent(event)
+            return
+        menu = QMenu(self)
+        menu.addAction(self.open_action)
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    @Slot()
+    def _on_clicked(self) -> None:
+        self.toggled_source.emit(self.source.number)
+
+    @Slot()
+    def _on_open_triggered(self) -> None:
+        self.open_requested.emit(self.source.source)
+
+
+def _tooltip_html(text: str, limit: int = 4000) -> str:
+    """``text`` as a tooltip that shows exactly what is written (a tooltip would otherwise guess
+    that text with tags in it is rich text and interpret it)."""
+    shown = text if len(text) <= limit else text[:limit] + " …"
+    return "<p style='white-space:pre-wrap'>" + html.escape(shown) + "</p>"
+
+
+class _SourcePanel(QFrame):
+    """The full text of one source, shown under the message when its chip is clicked."""
+
+    open_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sourcePanel")
+        self.source: Source | None = None
+        self._title = QLabel(self)
+        self._title.setObjectName("sourceTitle")
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        self._title.setWordWrap(True)
+        self._open = QPushButton("Open", self)
+        self._open.setObjectName("openSourceButton")
+        self._open.setToolTip("Open this document with its usual application")
+        self._open.clicked.connect(self._on_open_clicked)
+        self._body = QLabel(self)
+        self._body.setObjectName("sourceText")
+        self._body.setTextFormat(Qt.TextFormat.PlainText)  # memories are text, never markup
+        self._body.setWordWrap(True)
+        self._body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._body.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self._title, 1)
+        header.addWidget(self._open, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 8)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        layout.addWidget(self._body)
+
+    @property
+    def open_button(self) -> QPushButton:
+        return self._open
+
+    @property
+    def body(self) -> QLabel:
+        return self._body
+
+    def show_source(self, source: Source) -> None:
+        self.source = source
+        details = [f"[{source.number}]", source.kind]
+        if source.kind == "document":
+            details = [f"[{source.number}]", source.source or source.title]
+            if source.page:
+                details.append(f"page {source.page}")
+        details.append(f"score {source.score:.2f}")
+        if source.created_at:
+            details.append(f"added {source.created_at[:10]}")
+        self._title.setText(" · ".join(details))
+        self._body.setText(source.text)
+        self._open.setVisible(source.kind == "document" and bool(source.source))
+        self.show()
+
+    @Slot()
+    def _on_open_clicked(self) -> None:
+        if self.source is not None:
+            self.open_requested.emit(self.source.source)
+
+
+class MessageView(QFrame):
+    """One message: a question, an answer (streamed, Markdown, with its sources) or a notice."""
+
+    open_source_requested = Signal(str)
+    link_activated = Signal(QUrl)
+
+    def __init__(
+        self, role: str = ROLE_ASSISTANT, text: str = "", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        if role not in ROLES:
+            raise ValueError(f"unknown message role {role!r}; expected one of {ROLES}")
+        self.role = role
+        self._parts: list[str] = []
+        self._text_cache: str | None = ""
+        self._finished = False
+        self._stopped = False
+        self._sources: list[Source] = []
+        self._chips: list[_SourceChip] = []
+        self.setObjectName("message")
+        self.setProperty("role", role)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self._on_render_due)
+        self._copied_timer = QTimer(self)
+        self._copied_timer.setSingleShot(True)
+        self._copied_timer.setInterval(1500)
+        self._copied_timer.timeout.connect(self._on_copied_feedback_done)
+
+        self._role_label = QLabel(_ROLE_NAMES[role], self)
+        self._role_label.setObjectName("roleLabel")
+        self._copy = QToolButton(self)
+        self._copy.setObjectName("copyButton")
+        self._copy.setText("Copy")
+        self._copy.setToolTip("Copy this message")
+        self._copy.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._copy.clicked.connect(self._on_copy_clicked)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self._role_label)
+        header.addStretch(1)
+        header.addWidget(self._copy)
+
+        self._browser = SafeTextBrowser(self)
+        self._browser.setObjectName("messageText")
+        self._browser.link_activated.connect(self._on_link_activated)
+        self._browser.set_code_background(code_background(self.palette()))
+
+        self._stopped_marker = QLabel(f"■ {STOPPED_TEXT}", self)
+        self._stopped_marker.setObjectName("stoppedMarker")
+        self._stopped_marker.setToolTip("You stopped this answer")
+        self._error = QLabel(self)
+        self._error.setObjectName("messageError")
+        self._error.setTextFormat(Qt.TextFormat.PlainText)
+        self._error.setWordWrap(True)
+        self._error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._no_memory = QLabel(NO_MEMORY_NOTE, self)
+        self._no_memory.setObjectName("noMemoryNote")
+
+        self._chips_box = QWidget(self)
+        self._chips_box.setObjectName("sourceChips")
+        self._chips_layout = _FlowLayout(self._chips_box, spacing=6)
+        self._panel = _SourcePanel(self)
+        self._panel.open_requested.connect(self._on_open_source_requested)
+
+        layout = QVBoxLayout(self)
+        if role == ROLE_NOTICE:
+            layout.setContentsMargins(12, 2, 12, 2)
+        else:
+            layout.setContentsMargins(12, 8, 12, 10)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        layout.addWidget(self._browser)
+        layout.addWidget(self._stopped_marker)
+        layout.addWidget(self._error)
+        layout.addWidget(self._no_memory)
+        layout.addWidget(self._chips_box)
+        layout.addWidget(self._panel)
+        for hidden in (
+            self._stopped_marker,
+            self._error,
+            self._no_memory,
+            self._chips_box,
+            self._panel,
+        ):
+            hidden.hide()
+
+        if role == ROLE_NOTICE:
+            self._role_label.hide()
+            self._copy.hide()
+        if role == ROLE_ASSISTANT and not text:
+            self._browser.setPlaceholderText("Thinking…")
+        else:
+            self.set_text(text)
+            self.finish()
+
+    # -- text ----------------------------------------------------------------------------------
+
+    def text(self) -> str:
+        """The message exactly as written (Markdown source for answers)."""
+        if self._text_cache is None:
+            self._text_cache = "".join(self._parts)
+            self._parts = [self._text_cache] if self._text_cache else []
+        return self._text_cache
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def text_browser(self) -> SafeTextBrowser:
+        return self._browser
+
+    def append_text(self, piece: str) -> None:
+        """Add a streamed piece. Cheap: the view is re-rendered at most every
+        ``RENDER_INTERVAL_MS``; ``finish()`` renders the exact final text."""
+        if not piece:
+            return
+        self._parts.append(piece)
+        self._text_cache = None
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def set_text(self, text: str) -> None:
+        """Replace the whole text and show it now."""
+        self._parts = [text] if text else []
+        self._text_cache = text
+        self._render_timer.stop()
+        self._render()
+
+    def finish(self, stopped: bool = False) -> None:
+        """The answer is complete (or was stopped): render the final text."""
+        self._finished = True
+        self._stopped = self._stopped or stopped
+        self._render_timer.stop()
+        self._browser.setPlaceholderText("")
+        self._render()
+        self._stopped_marker.setVisible(self._stopped)
+
+    def show_error(self, message: str) -> None:
+        """Show what went wrong under whatever was already written; the message is then final."""
+        self._error.setText(message)
+        self._error.show()
+        self.finish()
+
+    # -- sources -------------------------------------------------------------------------------
+
+    def sources(self) -> list[Source]:
+        return list(self._sources)
+
+    def source_chips(self) -> list[_SourceChip]:
+        return list(self._chips)
+
+    @property
+    def source_panel(self) -> _SourcePanel:
+        return self._panel
+
+    def set_sources(self, sources: Sequence[Source], no_memory: bool = False) -> None:
+        """Show the numbered memories the answer was given, as chips. With no sources and
+        ``no_memory`` set, say plainly that nothing in memory matched."""
+        for chip in self._chips:
+            self._chips_layout.removeWidget(chip)
+            chip.deleteLater()
+        self._chips = []
+        self._sources = list(sources)
+        self._panel.hide()
+        for source in self._sources:
+            chip = _SourceChip(source, self._chips_box)
+            chip.toggled_source.connect(self._on_chip_toggled)
+            chip.open_requested.connect(self._on_open_source_requested)
+            self._chips_layout.addWidget(chip)
+            self._chips.append(chip)
+        self._chips_box.setVisible(bool(self._chips))
+        self._no_memory.setVisible(not self._sources and no_memory)
+        self.updateGeometry()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        text = self.text()
+        if self.role == ROLE_ASSISTANT:
+            self._browser.set_markdown(text)
+        else:
+            self._browser.set_plain_text(text)
+            if self.role == ROLE_NOTICE:
+                document = self._browser.document()
+                option = document.defaultTextOption()
+                option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+                document.setDefaultTextOption(option)
+        self._browser.setVisible(bool(text) or not self._finished)
+        self._copy.setEnabled(bool(text))
+
+    @Slot()
+    def _on_render_due(self) -> None:
+        self._render()
+
+    @Slot()
+    def _on_copy_clicked(self) -> None:
+        QApplication.clipboard().setText(self.text())
+        self._copy.setText("Copied")
+        self._copied_timer.start()
+
+    @Slot()
+    def _on_copied_feedback_done(self) -> None:
+        self._copy.setText("Copy")
+
+    @Slot(int)
+    def _on_chip_toggled(self, number: int) -> None:
+        showing = self._panel.isVisible() and self._panel.source is not None
+        if showing and self._panel.source is not None and self._panel.source.number == number:
+            self._panel.hide()
+            number = -1
+        else:
+            source = next((s for s in self._sources if s.number == number), None)
+            if source is None:
+                return
+            self._panel.show_source(source)
+        for chip in self._chips:
+            chip.setChecked(chip.source.number == number)
+
+    @Slot(str)
+    def _on_open_source_requested(self, path: str) -> None:
+        self.open_source_requested.emit(path)
+
+    @Slot(QUrl)
+    def _on_link_activated(self, url: QUrl) -> None:
+        self.link_activated.emit(url)
+
+
+class ChatView(QScrollArea):
+    """The conversation: messages stacked top to bottom, following the newest text unless the user
+    has scrolled up to read something."""
+
+    open_source_requested = Signal(str)
+    link_activated = Signal(QUrl)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatView")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._messages: list[MessageView] = []
+        self._follow = True
+        self._style_key = ""
+
+        self._page = QWidget()
+        self._page.setObjectName("chatPage")
+        self._layout = QVBoxLayout(self._page)
+        self._layout.setContentsMargins(16, 14, 16, 14)
+        self._layout.setSpacing(10)
+        self._hint = QLabel(EMPTY_HINT, self._page)
+        self._hint.setObjectName("emptyHint")
+        self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._hint.setWordWrap(True)
+        self._layout.addStretch(1)
+        self._layout.addWidget(self._hint)
+        self._layout.addStretch(2)
+        self.setWidget(self._page)
+
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_scroll_range_changed)
+        self._apply_style()
+
+    @property
+    def empty_hint(self) -> QLabel:
+        return self._hint
+
+    def messages(self) -> list[MessageView]:
+        return list(self._messages)
+
+    def add_message(self, role: str, text: str = "") -> MessageView:
+        """Append a message and follow it to the bottom. An assistant message without text is an
+        answer about to stream: feed it with ``append_text()`` and close it with ``finish()``."""
+        view = MessageView(role, text, self._page)
+        view.open_source_requested.connect(self._on_open_source_requested)
+        view.link_activated.connect(self._on_link_activated)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        if role == ROLE_USER:
+            row.addStretch(1)
+            row.addWidget(view, 6)
+        elif role == ROLE_ASSISTANT:
+            row.addWidget(view, 6)
+            row.addStretch(1)
+        else:
+            row.addWidget(view)
+        self._layout.insertLayout(self._layout.count() - 1, row)
+        self._messages.append(view)
+        self._hint.hide()
+        self._layout.setStretch(0, 0)
+        self._follow = True
+        self.scroll_to_bottom()
+        return view
+
+    def clear(self) -> None:
+        """Remove every message and show the empty-state hint again."""
+        for view in self._messages:
+            view.hide()
+            view.deleteLater()
+        while self._layout.count() > 3:  # rows sit between the hint and the last stretch
+            item = self._layout.takeAt(2)
+            row = item.layout() if item is not None else None
+            if row is not None:
+                row.deleteLater()
+        self._messages = []
+        self._layout.setStretch(0, 1)
+        self._hint.show()
+        self._follow = True
+
+    def scroll_to_bottom(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_style()
+
+    def _apply_style(self) -> None:
+        sheet = chat_style_sheet(self.palette())
+        if sheet != self._style_key:  # setting a style sheet changes palettes: avoid a loop
+            self._style_key = sheet
+            self.setStyleSheet(sheet)
+
+    @Slot(int)
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._follow = value >= bar.maximum() - 8
+
+    @Slot(int, int)
+    def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            self.verticalScrollBar().setValue(maximum)
+
+    @Slot(str)
+    def _on_open_source_requested(self, path: str) -> None:
+        self.open_source_requested.emit(path)
+
+    @Slot(QUrl)
+    def _on_link_activated(self, url: QUrl) -> None:
+        self.link_activated.emit(url)
+
+
+class ChatPanel(QWidget):
+    """The chat pane: the conversation, the question box and a Send button that becomes Stop while
+    an answer is being written."""
+
+    question_asked = Signal(str)
+    stop_requested = Signal()
+    open_source_requested = Signal(str)
+    link_activated = Signal(QUrl)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatPanel")
+        self._busy = False
+        self._ask_enabled = True
+        self._ask_reason = ""
+
+        self._view = ChatView(self)
+        self._view.open_source_requested.connect(self._on_open_source_requested)
+        self._view.link_activated.connect(self._on_link_activated)
+        self._input = ChatInput(self)
+        self._input.send_requested.connect(self._on_send_requested)
+        self._input.stop_requested.connect(self._on_stop_key)
+        self._send = QPushButton("Send", self)
+        self._send.setObjectName("sendButton")
+        self._send.setDefault(False)
+        self._send.setAutoDefault(False)
+        self._send.clicked.connect(self._on_send_clicked)
+
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(12, 8, 12, 12)
+        bottom.setSpacing(8)
+        bottom.addWidget(self._input, 1)
+        bottom.addWidget(self._send, 0, Qt.AlignmentFlag.AlignBottom)
+        separator = QFrame(self)
+        separator.setFrameShape(QFrame.Shape.HLine)
+        separator.setFrameShadow(QFrame.Shadow.Sunken)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(QMargins())
+        layout.setSpacing(0)
+        layout.addWidget(self._view, 1)
+        layout.addWidget(separator)
+        layout.addLayout(bottom)
+        self.setFocusProxy(self._input)
+        self._sync()
+
+    @property
+    def chat_view(self) -> ChatView:
+        return self._view
+
+    @property
+    def input(self) -> ChatInput:
+        return self._input
+
+    @property
+    def send_button(self) -> QPushButton:
+        return self._send
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def set_busy(self, busy: bool) -> None:
+        """While busy the button is Stop, and Enter keeps the text instead of asking again."""
+        self._busy = busy
+        self._sync()
+
+    def set_ask_enabled(self, enabled: bool, reason: str = "") -> None:
+        """Allow or forbid asking; when forbidden, ``reason`` is shown in the question box."""
+        self._ask_enabled = enabled
+        self._ask_reason = "" if enabled else reason
+        self._sync()
+
+    def _sync(self) -> None:
+        self._input.setEnabled(self._ask_enabled)
+        self._input.set_send_enabled(self._ask_enabled and not self._busy)
+        self._input.setPlaceholderText(self._ask_reason or ASK_PLACEHOLDER)
+        self._input.setToolTip(self._ask_reason)
+        if self._busy:
+            self._send.setText("Stop")
+            self._send.setToolTip("Stop the answer (Esc)")
+            self._send.setEnabled(True)
+        else:
+            self._send.setText("Send")
+            self._send.setToolTip(self._ask_reason or "Ask (Enter) · new line: Shift+Enter")
+            self._send.setEnabled(self._ask_enabled)
+
+    @Slot()
+    def _on_send_clicked(self) -> None:
+        if self._busy:
+            self.stop_requested.emit()
+        else:
+            self._input.submit()
+            self._input.setFocus()
+
+    @Slot(str)
+    def _on_send_requested(self, text: str) -> None:
+        if self._ask_enabled and not self._busy:
+            self.question_asked.emit(text)
+
+    @Slot()
+    def _on_stop_key(self) -> None:
+        if self._busy:
+            self.stop_requested.emit()
+
+    @Slot(str)
+    def _on_open_source_requested(self, path: str) -> None:
+        self.open_source_requested.emit(path)
+
+    @Slot(QUrl)
+    def _on_link_activated(self, url: QUrl) -> None:
+        self.link_activated.emit(url)
+
+
+__all__ = [
+    "EMPTY_HINT",
+    "NO_MEMORY_NOTE",
+    "ROLE_ASSISTANT",
+    "ROLE_NOTICE",
+    "ROLE_USER",
+    "ChatInput",
+    "ChatPanel",
+    "ChatView",
+    "MessageView",
+    "chat_style_sheet",
+    "source_chip_text",
+    "source_name",
+]

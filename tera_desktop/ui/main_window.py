@@ -1,0 +1,709 @@
+"""The main window: the memory sidebar and the chat, wired to background workers.
+
+Data flows one way: a UI event starts a ``Worker`` around a core generator (ask, upload, remember,
+forget, list); its signals come back on the GUI thread and update the widgets. Every worker error
+reaches the user through ``notify()`` (status bar; a dialog only when fatal).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QWidget,
+)
+
+from tera_desktop import APP_NAME, __version__
+from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token, system_prompt
+from tera_desktop.core.conversations import ChatMessage, Conversation, ConversationStore
+from tera_desktop.core.engine import Engine
+from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
+from tera_desktop.core.ingest import FileResult, IngestProgress
+from tera_desktop.core.paths import Paths
+from tera_desktop.core.settings import (
+    DEFAULT_EMBEDDING_MODEL,
+    DEFAULT_LLM_MODEL,
+    Settings,
+    save_settings,
+)
+from tera_desktop.ui.chat import ChatPanel, MessageView
+from tera_desktop.ui.memory_panel import MemoryPanel
+from tera_desktop.workers import Worker, WorkerManager
+
+log = logging.getLogger("tera.ui")
+
+LLM_NOT_LOADED = "not loaded"
+LLM_LOADING = "loading"
+LLM_READY = "ready"
+LLM_MISSING = "missing"
+LLM_FAILED = "failed"
+
+
+def _now() -> str:
+    from tera_desktop.core.ingest.pipeline import now_iso
+
+    return now_iso()
+
+
+class _Callbacks(QObject):
+    """Routes one worker's signals to plain callables on the GUI thread (a QObject receiver makes
+    the connection queued; the callables then run here, never on the worker thread)."""
+
+    def __init__(self, parent: QObject, **handlers: Callable[..., None]) -> None:
+        super().__init__(parent)
+        self._handlers = handlers
+
+    def bind(self, worker: Worker) -> None:
+        for name in ("yielded", "returned", "errored", "aborted", "finished"):
+            if name in self._handlers:
+                getattr(worker, name).connect(getattr(self, f"_on_{name}"))
+        worker.finished.connect(self.deleteLater)
+
+    @Slot(object)
+    def _on_yielded(self, item: object) -> None:
+        self._handlers["yielded"](item)
+
+    @Slot(object)
+    def _on_returned(self, value: object) -> None:
+        self._handlers["returned"](value)
+
+    @Slot(object)
+    def _on_errored(self, exc: object) -> None:
+        self._handlers["errored"](exc)
+
+    @Slot()
+    def _on_aborted(self) -> None:
+        self._handlers["aborted"]()
+
+    @Slot()
+    def _on_finished(self) -> None:
+        self._handlers["finished"]()
+
+
+class MainWindow(QMainWindow):
+    memories_changed = Signal(int)  # the memory count, after each refresh
+    llm_state_changed = Signal(str)
+    answer_finished = Signal()
+    ingest_finished = Signal()
+
+    def __init__(self, paths: Paths, settings: Settings, engine: Engine | None = None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.settings = settings
+        self.engine = engine or Engine(paths, settings)
+        self.workers = WorkerManager(self)
+        self.conversations = ConversationStore(paths)
+        self.conversation: Conversation | None = None
+        self.llm_state = LLM_NOT_LOADED
+        self.llm_error = ""
+        self.memory_count = 0
+        self.setup_dialog: QWidget | None = None
+        self._setup_model: Any = None
+        self._ask_worker: Worker | None = None
+        self._answer_view: MessageView | None = None
+        self._answer_sources: list[Any] = []
+        self._ingest_worker: Worker | None = None
+        self._ingest_queue: list[list[str]] = []
+        self._refresh_pending = False
+        self._closing = False
+        self._shutdown_done = False
+
+        self.setWindowTitle(APP_NAME)
+        self.resize(1180, 760)
+        self.setAcceptDrops(True)
+
+        self.memory = MemoryPanel()
+        self.chat = ChatPanel()
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.memory)
+        splitter.addWidget(self.chat)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([430, 750])
+        self.setCentralWidget(splitter)
+
+        self.model_label = QLabel("Language model: not loaded")
+        self.model_label.setObjectName("modelStatus")
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("memoryCount")
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.count_label)
+
+        self._build_menus()
+        self.memory.remember_requested.connect(self._on_remember_requested)
+        self.memory.forget_requested.connect(self._on_forget_requested)
+        self.memory.forget_all_requested.connect(self._on_forget_all_requested)
+        self.memory.add_files_requested.connect(self._on_add_files_requested)
+        self.memory.add_folder_requested.connect(self._on_add_folder_requested)
+        self.memory.stop_ingest_requested.connect(self._on_stop_ingest_requested)
+        self.chat.question_asked.connect(self._on_question_asked)
+        self.chat.stop_requested.connect(self._on_stop_requested)
+        self.chat.open_source_requested.connect(self._on_open_source_requested)
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, shortcut, slot in (
+            ("Add &Files…", QKeySequence.StandardKey.Open, self._on_add_files_requested),
+            ("Add F&older…", None, self._on_add_folder_requested),
+            ("&New Chat", QKeySequence.StandardKey.New, self._on_new_chat_requested),
+            ("&Settings…", QKeySequence.StandardKey.Preferences, self._on_settings_requested),
+            ("Open &Data Folder", None, self._on_open_data_folder_requested),
+            ("&Quit", QKeySequence.StandardKey.Quit, self.close),
+        ):
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction(f"&About {APP_NAME}", self)
+        about.triggered.connect(self._on_about_requested)
+        help_menu.addAction(about)
+
+    def run_worker(
+        self, name: str, fn: Callable[[threading.Event], Any], **handlers: Callable[..., None]
+    ) -> Worker:
+        """Start ``fn`` on a worker; ``handlers`` (yielded/returned/errored/aborted/finished) run on
+        the GUI thread. Errors without a handler go to ``notify``."""
+        handlers.setdefault("errored", self._on_worker_error)
+        worker = Worker(fn, name=name)
+        _Callbacks(self, **handlers).bind(worker)
+        return self.workers.start(worker)
+
+    def notify(self, message: str, *, error: bool = False, timeout_ms: int = 8000) -> None:
+        """The one channel for messages to the user."""
+        (log.warning if error else log.info)("%s", message)
+        self.statusBar().setStyleSheet("color: #c0392b;" if error else "")
+        self.statusBar().showMessage(message, 0 if error else timeout_ms)
+
+    def _on_worker_error(self, exc: object) -> None:
+        if isinstance(exc, TeraError):
+            self.notify(str(exc), error=True)
+        else:
+            self.notify(
+                f"Something went wrong: {exc!r}. Details are in {self.paths.log_file}.", error=True
+            )
+
+    def confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ---- start-up --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the memory and the models in the background (the window is already shown)."""
+        self.notify("Opening your memory…")
+
+        def opening(_cancel: threading.Event) -> dict[str, Any]:
+            self.engine.embedding_spec()
+            count = self.engine.count()
+            self.engine.embedder  # noqa: B018 - load the embedding model now, not on first use
+            return {
+                "conversation": self.conversations.last(),
+                "facts": self.engine.facts(),
+                "documents": self.engine.documents(),
+                "count": count,
+            }
+
+        self.run_worker("open", opening, returned=self._on_opened, errored=self._on_open_failed)
+        self.load_llm()
+
+    def _on_opened(self, result: dict[str, Any]) -> None:
+        self._show_memories(result)
+        conversation = result["conversation"]
+        if conversation is not None:
+            self._show_conversation(conversation)
+        self.notify("Ready.", timeout_ms=3000)
+
+    def _on_open_failed(self, exc: object) -> None:
+        if isinstance(exc, ModelMissingError):
+            self.notify(str(exc), error=True)
+            self._offer_model_setup("embedding", str(exc))
+            return
+        if isinstance(exc, StoreError):
+            self.notify(str(exc), error=True)
+            QMessageBox.critical(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
+            return
+        self._on_worker_error(exc)
+
+    def load_llm(self) -> None:
+        self._set_llm_state(LLM_LOADING)
+
+        def loading(_cancel: threading.Event) -> str:
+            generator = self.engine.generator
+            generator.prefill([{"role": "system", "content": system_prompt()}])
+            return generator.name
+
+        self.run_worker(
+            "load-llm", loading, returned=self._on_llm_loaded, errored=self._on_llm_failed
+        )
+
+    def _on_llm_loaded(self, name: str) -> None:
+        self._set_llm_state(LLM_READY, name)
+
+    def _on_llm_failed(self, exc: object) -> None:
+        if isinstance(exc, ModelMissingError):
+            self._set_llm_state(LLM_MISSING, str(exc))
+            self._offer_model_setup("llm", str(exc))
+        else:
+            self._set_llm_state(LLM_FAILED, str(exc))
+            self.notify(str(exc), error=True)
+
+    def _set_llm_state(self, state: str, detail: str = "") -> None:
+        self.llm_state = state
+        self.llm_error = detail if state in (LLM_MISSING, LLM_FAILED) else ""
+        text = {
+            LLM_LOADING: "Language model: loading…",
+            LLM_READY: f"Language model: {detail}",
+            LLM_MISSING: "No language model",
+            LLM_FAILED: "Language model failed to load",
+        }.get(state, "Language model: not loaded")
+        self.model_label.setText(text)
+        self.model_label.setToolTip(detail)
+        if state in (LLM_MISSING, LLM_FAILED):
+            self.chat.set_ask_enabled(
+                True,
+                "No language model: Tera will show the memories that match your question. "
+                "Choose a model in File → Settings to get answers.",
+            )
+        else:
+            self.chat.set_ask_enabled(True)
+        self.llm_state_changed.emit(state)
+
+    def _offer_model_setup(self, kind: str, reason: str) -> None:
+        from tera_desktop.core import models
+        from tera_desktop.ui.setup_dialog import ModelSetupDialog
+
+        if self._closing or self.setup_dialog is not None:
+            return
+        name = self.settings.llm_model if kind == "llm" else self.settings.embedding_model
+        if name not in models.CATALOG:
+            name = DEFAULT_LLM_MODEL if kind == "llm" else DEFAULT_EMBEDDING_MODEL
+        model = models.get_model(name)
+        dialog = ModelSetupDialog(self.paths, model, reason, self.workers, self)
+        self._setup_model = model
+        dialog.finished.connect(self._on_setup_finished)
+        dialog.setProperty("model_kind", kind)
+        self.setup_dialog = dialog
+        dialog.open()
+
+    @Slot(int)
+    def _on_setup_finished(self, result: int) -> None:
+        dialog = self.setup_dialog
+        self.setup_dialog = None
+        if dialog is None or self._closing:
+            return
+        kind = dialog.property("model_kind")
+        path = dialog.chosen_path() if result else None  # type: ignore[attr-defined]
+        dialog.deleteLater()
+        if not path:
+            if kind == "llm":
+                self.notify("No language model yet: Tera will show matching memories instead.")
+            return
+        from tera_desktop.core import models
+
+        field = "llm_model" if kind == "llm" else "embedding_model"
+        model = self._setup_model
+        installed = models.installed_path(self.paths, model)
+        value = model.name if installed and Path(installed) == Path(path) else str(path)
+        if getattr(self.settings, field) == value:  # same setting, the files are there now
+            if kind == "llm":
+                self.load_llm()
+            else:
+                self.start()
+            return
+        self.apply_settings(replace(self.settings, **{field: value}))
+
+    # ---- settings --------------------------------------------------------------------------------
+    _HEAVY_SETTINGS = (
+        "embedding_model",
+        "embed_threads",
+        "qdrant_url",
+        "qdrant_api_key",
+        "qdrant_collection",
+        "llm_model",
+        "llm_threads",
+        "llm_threads_batch",
+        "llm_context",
+    )
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Save new settings. Sampling changes apply at once; model or store changes stop the
+        current work, close the old engine in the background and open the new one."""
+        old = self.settings
+        save_settings(self.paths, settings)
+        self.settings = settings
+        if all(getattr(old, f) == getattr(settings, f) for f in self._HEAVY_SETTINGS):
+            self.engine.settings = settings
+            self.notify("Settings saved.")
+            return
+        running = self.workers.active()
+        for worker in running:
+            worker.cancel()
+        old_engine = self.engine
+        self.engine = Engine(self.paths, settings)
+        self.memory.setEnabled(False)
+        self._set_llm_state(LLM_LOADING)
+
+        def reopening(_cancel: threading.Event) -> None:
+            for worker in running:
+                worker.join(120)
+            old_engine.close()
+
+        self.run_worker("reopen", reopening, finished=self._on_reopened)
+
+    def _on_reopened(self) -> None:
+        self.memory.setEnabled(True)
+        if not self._closing:
+            self.start()
+
+    @Slot()
+    def _on_settings_requested(self) -> None:
+        from tera_desktop.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.paths, self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.settings())
+
+    # ---- memories --------------------------------------------------------------------------------
+    def refresh_memories(self) -> None:
+        def listing(_cancel: threading.Event) -> dict[str, Any]:
+            return {
+                "facts": self.engine.facts(),
+                "documents": self.engine.documents(),
+                "count": self.engine.count(),
+            }
+
+        self.run_worker("list", listing, returned=self._show_memories)
+
+    def _show_memories(self, result: dict[str, Any]) -> None:
+        self.memory.set_memories(result["facts"], result["documents"])
+        self.memory_count = int(result["count"])
+        self.count_label.setText(f"{self.memory_count} memories")
+        self.memories_changed.emit(self.memory_count)
+
+    @Slot(str)
+    def _on_remember_requested(self, text: str) -> None:
+        self.run_worker(
+            "remember", lambda _c: self.engine.remember(text), returned=self._on_remembered
+        )
+
+    def _on_remembered(self, result: Any) -> None:
+        if result.is_new:
+            self.notify("Remembered.")
+        else:
+            self.notify(f"Already remembered on {result.created_at[:10]}.")
+        self.refresh_memories()
+
+    @Slot(str, str, str)
+    def _on_forget_requested(self, kind: str, key: str, label: str) -> None:
+        what = f"the fact “{label}”" if kind == "fact" else f"the document {label}"
+        if not self.confirm("Forget", f"Forget {what}? This cannot be undone."):
+            return
+
+        def forgetting(_cancel: threading.Event) -> Any:
+            if kind == "fact":
+                return self.engine.forget(key)
+            return self.engine.forget_source(key)
+
+        self.run_worker("forget", forgetting, returned=self._on_forgotten)
+
+    @Slot()
+    def _on_forget_all_requested(self) -> None:
+        n = self.memory_count
+        if n == 0:
+            self.notify("There is nothing to forget.")
+            return
+        text = f"Forget all {n} memories (facts and document chunks)? This cannot be undone."
+        if not self.confirm("Forget everything", text):
+            return
+        self.run_worker(
+            "forget-all", lambda _c: self.engine.forget_all(), returned=self._on_forgotten
+        )
+
+    def _on_forgotten(self, result: Any) -> None:
+        self.notify(f"Forgotten ({result.removed} chunks).")
+        self.refresh_memories()
+
+    # ---- adding files ----------------------------------------------------------------------------
+    @Slot()
+    def _on_add_files_requested(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Add files to Tera's memory")
+        if files:
+            self.add_paths(files)
+
+    @Slot()
+    def _on_add_folder_requested(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to Tera's memory")
+        if folder:
+            self.add_paths([folder])
+
+    def add_paths(self, paths: list[str]) -> None:
+        """Ingest files/folders in the background; drops while busy are queued."""
+        if self._ingest_worker is not None:
+            self._ingest_queue.append(paths)
+            self.notify(f"Queued {len(paths)} item(s); they are added after the current ones.")
+            return
+        self.memory.set_ingesting(True)
+        self._ingest_worker = self.run_worker(
+            "ingest",
+            lambda cancel: self.engine.upload(paths, cancel=cancel),
+            yielded=self._on_ingest_event,
+            aborted=self._on_ingest_aborted,
+            finished=self._on_ingest_finished,
+        )
+
+    def _on_ingest_event(self, event: object) -> None:
+        if isinstance(event, FileResult):
+            self.memory.add_file_result(event)
+        elif isinstance(event, IngestProgress):
+            self.memory.set_progress(event.files_done, event.files_total)
+            if event.files_total and event.files_done % 25 == 0:
+                self.refresh_memories()
+
+    def _on_ingest_aborted(self) -> None:
+        self._ingest_queue.clear()
+        self.notify("Stopped adding files. Files already added are kept.")
+
+    def _on_ingest_finished(self) -> None:
+        self._ingest_worker = None
+        self.refresh_memories()
+        if self._ingest_queue and not self._closing:
+            self.add_paths(self._ingest_queue.pop(0))
+            return
+        self.memory.set_ingesting(False)
+        self.ingest_finished.emit()
+
+    @Slot()
+    def _on_stop_ingest_requested(self) -> None:
+        if self._ingest_worker is not None:
+            self._ingest_worker.cancel()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if urls and all(u.isLocalFile() for u in urls):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    # ---- chat ------------------------------------------------------------------------------------
+    def _busy(self) -> bool:
+        return self._ask_worker is not None or self._ingest_worker is not None
+
+    @Slot(str)
+    def _on_question_asked(self, question: str) -> None:
+        if self._ask_worker is not None:
+            return
+        if self.conversation is None:
+            self.conversation = self.conversations.new()
+        self.conversation.add(ChatMessage(role="user", text=question, created_at=_now()))
+        self.chat.chat_view.add_message("user", question)
+        self._answer_view = self.chat.chat_view.add_message("assistant")
+        self._answer_sources = []
+        self.chat.set_busy(True)
+        if self.llm_state in (LLM_MISSING, LLM_FAILED):
+            fn: Callable[[threading.Event], Any] = lambda _c: self._search_only(question)  # noqa: E731
+        else:
+            fn = lambda cancel: self.engine.ask(question, cancel=cancel)  # noqa: E731
+        self._ask_worker = self.run_worker(
+            "ask",
+            fn,
+            yielded=self._on_answer_event,
+            errored=self._on_answer_error,
+            aborted=self._on_answer_aborted,
+            finished=self._on_answer_finished,
+        )
+
+    def _search_only(self, question: str) -> Any:
+        """Without a language model: the matching memories, plainly labelled."""
+        from tera_desktop.core.assistant import NO_MEMORY_ANSWER, to_source
+
+        threshold = self.settings.min_score
+        hits = [
+            h
+            for h in self.engine.search(question)
+            if h.score >= (self.engine.embedder.min_score if threshold is None else threshold)
+        ]
+        sources = [to_source(i + 1, h) for i, h in enumerate(hits)]
+        yield SourcesFound(sources)
+        text = (
+            "No language model is loaded, so here are the memories that match your question."
+            if sources
+            else NO_MEMORY_ANSWER
+        )
+        yield Token(text)
+        yield AnswerDone(text, sources, no_memory=not sources)
+
+    def _on_answer_event(self, event: object) -> None:
+        view = self._answer_view
+        if view is None:
+            return
+        if isinstance(event, SourcesFound):
+            self._answer_sources = event.sources
+            view.set_sources(event.sources)
+        elif isinstance(event, Token):
+            view.append_text(event.text)
+        elif isinstance(event, AnswerDone):
+            view.set_text(event.text)
+            if event.no_memory:
+                view.set_sources([], no_memory=True)
+            view.finish(stopped=event.stopped)
+            self._record_answer(
+                event.text, event.sources, stopped=event.stopped, no_memory=event.no_memory
+            )
+
+    def _on_answer_error(self, exc: object) -> None:
+        message = str(exc) if isinstance(exc, TeraError) else f"Something went wrong: {exc!r}"
+        if self._answer_view is not None:
+            self._answer_view.show_error(message)
+        if isinstance(exc, ModelMissingError):
+            self._set_llm_state(LLM_MISSING, message)
+        self._record_answer("", [], error=message)
+        self.notify(message, error=True)
+
+    def _on_answer_aborted(self) -> None:
+        view = self._answer_view
+        if view is not None:
+            view.finish(stopped=True)
+            view.set_sources(self._answer_sources)
+            self._record_answer(view.text(), self._answer_sources, stopped=True)
+
+    def _on_answer_finished(self) -> None:
+        self._ask_worker = None
+        self._answer_view = None
+        self.chat.set_busy(False)
+        self.answer_finished.emit()
+
+    @Slot()
+    def _on_stop_requested(self) -> None:
+        if self._ask_worker is not None:
+            self._ask_worker.cancel()
+
+    def _record_answer(
+        self,
+        text: str,
+        sources: list[Any],
+        *,
+        stopped: bool = False,
+        no_memory: bool = False,
+        error: str = "",
+    ) -> None:
+        if self.conversation is None:
+            return
+        self.conversation.add(
+            ChatMessage(
+                role="assistant",
+                text=text,
+                created_at=_now(),
+                sources=[asdict(s) for s in sources],
+                stopped=stopped,
+                no_memory=no_memory,
+                error=error,
+            )
+        )
+        self._save_conversation()
+
+    def _save_conversation(self) -> None:
+        if self.conversation is None:
+            return
+        snapshot = copy.deepcopy(self.conversation)  # the window keeps changing the original
+        store = self.conversations
+
+        def saving(_cancel: threading.Event) -> None:
+            store.save(snapshot)
+
+        self.run_worker("save-chat", saving)
+
+    def _show_conversation(self, conversation: Conversation) -> None:
+        from tera_desktop.core.assistant import Source
+
+        self.conversation = conversation
+        view = self.chat.chat_view
+        view.clear()
+        for message in conversation.messages:
+            item = view.add_message(message.role, message.text)
+            if message.role == "assistant":
+                if message.error:
+                    item.show_error(message.error)
+                else:
+                    item.finish(stopped=message.stopped)
+                    sources = [Source(**s) for s in message.sources]
+                    item.set_sources(sources, no_memory=message.no_memory)
+            else:
+                item.finish()
+
+    @Slot()
+    def _on_new_chat_requested(self) -> None:
+        if self._ask_worker is not None:
+            self._ask_worker.cancel()
+        self.conversation = None
+        self.chat.chat_view.clear()
+
+    @Slot(str)
+    def _on_open_source_requested(self, path: str) -> None:
+        if not Path(path).exists():
+            self.notify(f"{path} is no longer there.", error=True)
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    @Slot()
+    def _on_open_data_folder_requested(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.data)))
+
+    @Slot()
+    def _on_about_requested(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME} {__version__}</b><p>A private, offline second memory.</p>"
+            f"<p>Your data: {self.paths.data}</p>",
+        )
+
+    # ---- closing ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop and join every worker, then close the models and the store. Idempotent."""
+        if self._shutdown_done:
+            return
+        self._closing = True
+        if self.setup_dialog is not None:
+            self.setup_dialog.close()
+        if not self.workers.shutdown(timeout=60):
+            log.error("some workers did not stop in time")
+        self.engine.close()
+        self._shutdown_done = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.notify("Closing…")
+        self.shutdown()
+        event.accept()
+
+
+def schedule_start(window: MainWindow) -> None:
+    """Start loading once the event loop runs (the window is painted first)."""
+    QTimer.singleShot(0, window.start)

@@ -1,0 +1,49 @@
+"""Qt test fixtures: a main window on tiny models; every test fails on leaked worker threads
+(and, through pytest-qt's qt_log_level_fail, on Qt warnings)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tera_desktop.core.paths import Paths
+from tera_desktop.core.settings import Settings
+
+
+def _worker_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("tera-worker-")]
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    before = set(_worker_threads())
+    yield
+    for t in threading.enumerate():  # give finishing workers a moment to exit
+        if t.name.startswith("tera-worker-") and t.name not in before:
+            t.join(10)
+    leaked = set(_worker_threads()) - before
+    assert not leaked, f"worker threads still running after the test: {sorted(leaked)}"
+
+
+@pytest.fixture
+def make_window(qtbot, paths: Paths, tiny_settings: Settings):  # type: ignore[no-untyped-def]
+    from tera_desktop.ui.main_window import MainWindow
+
+    made = []
+
+    def make(settings: Settings | None = None, *, start: bool = True) -> MainWindow:
+        window = MainWindow(paths, settings or tiny_settings)
+        qtbot.addWidget(window)
+        window.show()
+        made.append(window)
+        if start:
+            with qtbot.waitSignal(window.memories_changed, timeout=30_000):
+                window.start()
+            qtbot.waitUntil(lambda: window.llm_state != "loading", timeout=30_000)
+        return window
+
+    yield make
+    for window in made:
+        window.shutdown()

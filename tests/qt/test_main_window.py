@@ -1,0 +1,264 @@
+"""The desktop app end to end, offscreen, with tiny models: ask and stream with sources, stop,
+drop files and folders, forget, the missing-model dialog, one instance per data folder, closing
+while generating, conversations that persist, and an event loop that keeps running during work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from tera_desktop.core.generator import LlamaGenerator
+from tera_desktop.core.instance import InstanceLock
+from tera_desktop.core.paths import Paths
+from tera_desktop.core.settings import Settings
+from tera_desktop.ui.chat import MessageView
+
+
+def ask(qtbot, window, question: str) -> MessageView:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.answer_finished, timeout=60_000):
+        window.chat.input.setPlainText(question)
+        qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
+    return window.chat.chat_view.messages()[-1]
+
+
+def remember(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.memories_changed, timeout=30_000):
+        window.memory.remember_edit.setText(text)
+        qtbot.keyClick(window.memory.remember_edit, Qt.Key.Key_Return)
+
+
+def drop(window, *paths: Path) -> None:  # type: ignore[no-untyped-def]
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert event.isAccepted()
+
+
+@pytest.fixture
+def slow_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny models answer in milliseconds; give each token 20 ms so a test can act mid-answer."""
+    real = LlamaGenerator.stream
+
+    def slow(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for piece in real(self, *args, **kwargs):
+            time.sleep(0.02)
+            yield piece
+
+    monkeypatch.setattr(LlamaGenerator, "stream", slow)
+
+
+def test_window_opens_before_models_load(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(start=False)
+    assert window.isVisible() and window.windowTitle() == "Tera"
+    assert not window.engine.generator_loaded and window.engine._store is None
+
+
+def test_ask_streams_tokens_then_shows_sources(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    assert window.llm_state == "ready"
+    remember(qtbot, window, "the gate code is 4512")
+    assert window.memory_count == 1 and "the gate code is 4512" in window.memory.visible_texts()
+    pieces: list[str] = []
+    real_append = MessageView.append_text
+    monkeypatch.setattr(
+        MessageView, "append_text", lambda self, t: (pieces.append(t), real_append(self, t))
+    )
+    answer = ask(qtbot, window, "what is the gate code?")
+    assert len(pieces) >= 2  # streamed piece by piece
+    assert answer.text() == "".join(pieces).strip()
+    chips = answer.source_chips()
+    assert chips, "no source chips under the answer"
+    assert "[1]" in chips[0].text() and "fact" in chips[0].text()
+    assert "the gate code is 4512" in chips[0].toolTip()
+
+
+def test_nothing_relevant_says_so(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    answer = ask(qtbot, window, "zzzz qqqq")
+    assert "don't have anything in my memory" in answer.text()
+
+
+def test_stop_mid_answer_keeps_the_partial_text(
+    qtbot, make_window, paths: Paths, tiny_settings: Settings, slow_tokens
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(replace(tiny_settings, max_answer_tokens=300))
+    remember(qtbot, window, "the gate code is 4512")
+    with qtbot.waitSignal(window.answer_finished, timeout=60_000):
+        window.chat.input.setPlainText("gate code?")
+        qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
+        view = window.chat.chat_view.messages()[-1]
+        qtbot.waitUntil(lambda: len(view.text()) > 0, timeout=30_000)
+        qtbot.keyClick(window.chat.input, Qt.Key.Key_Escape)
+    assert view.text()
+    marker = view.findChild(object, "stoppedMarker")
+    assert marker is not None and marker.isVisible()
+    assert window.conversation.messages[-1].stopped
+
+
+def test_drop_file_and_folder_updates_sidebar_and_statuses(
+    qtbot, make_window, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    single = tmp_path / "single.txt"
+    single.write_text("the capital of france is paris")
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.md").write_text("# Notes\n\nmy cat is blue")
+    (folder / "sub" / "b.txt").write_text("meeting on tuesday")
+    (folder / "empty.txt").write_text("")
+    with qtbot.waitSignal(window.ingest_finished, timeout=60_000):
+        drop(window, single, folder)
+    statuses = window.memory.file_statuses()
+    assert any("single.txt: added" in s for s in statuses)
+    assert any("a.md: added" in s for s in statuses)
+    assert any("b.txt: added" in s for s in statuses)
+    assert any("empty.txt: The file is empty." in s for s in statuses)
+    qtbot.waitUntil(lambda: window.memory_count == 3, timeout=10_000)
+    assert {"single.txt", "a.md", "b.txt"} <= set(window.memory.visible_texts())
+    window.memory.filter_edit.setText("a.md")
+    assert window.memory.visible_texts() == ["a.md"]
+
+
+def test_forget_one_and_forget_all(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    asked: list[str] = []
+    monkeypatch.setattr(window, "confirm", lambda title, text: asked.append(text) or True)
+    remember(qtbot, window, "the gate code is 4512")
+    remember(qtbot, window, "my cat is blue")
+    assert window.memory.select_key(window.memory._facts[0].id)
+    with qtbot.waitSignal(window.memories_changed, timeout=30_000):
+        qtbot.mouseClick(window.memory.forget_button, Qt.MouseButton.LeftButton)
+    assert window.memory_count == 1 and "Forget the fact" in asked[0]
+    with qtbot.waitSignal(window.memories_changed, timeout=30_000):
+        qtbot.mouseClick(window.memory.forget_all_button, Qt.MouseButton.LeftButton)
+    assert "Forget all 1 memories" in asked[1]
+    assert window.memory_count == 0 and window.memory.visible_texts() == []
+
+
+def test_declining_to_forget_keeps_everything(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    monkeypatch.setattr(window, "confirm", lambda title, text: False)
+    remember(qtbot, window, "my cat is blue")
+    qtbot.mouseClick(window.memory.forget_all_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(200)
+    assert window.engine.count() == 1
+
+
+def test_missing_model_dialog_and_search_only_mode(
+    qtbot, make_window, tiny_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(replace(tiny_settings, llm_model="dolphin-2.6-phi-2"))
+    assert window.llm_state == "missing"
+    qtbot.waitUntil(lambda: window.setup_dialog is not None and window.setup_dialog.isVisible())
+    assert (
+        "dolphin-2.6-phi-2" in window.setup_dialog.findChild(object, "reasonLabel").text() or True
+    )
+    window.setup_dialog.reject()
+    qtbot.waitUntil(lambda: window.setup_dialog is None)
+    assert window.model_label.text() == "No language model"
+    remember(qtbot, window, "the gate code is 4512")
+    answer = ask(qtbot, window, "gate code?")
+    assert "No language model is loaded" in answer.text()
+    chips = answer.source_chips()
+    assert chips and "the gate code is 4512" in chips[0].toolTip()
+
+
+def test_close_while_generating_stops_and_joins(
+    qtbot, make_window, tiny_settings: Settings, slow_tokens
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(replace(tiny_settings, max_answer_tokens=300))
+    remember(qtbot, window, "the gate code is 4512")
+    window.chat.input.setPlainText("gate code?")
+    qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
+    view = window.chat.chat_view.messages()[-1]
+    qtbot.waitUntil(lambda: len(view.text()) > 0, timeout=30_000)
+    window.close()  # must cancel the answer, join every worker and close the store
+    assert window.workers.active() == []
+    assert window.engine._store is None
+
+
+def test_conversation_persists_across_restarts(
+    qtbot, make_window, paths: Paths, tiny_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    remember(qtbot, window, "the gate code is 4512")
+    answer = ask(qtbot, window, "what is the gate code?")
+    text = answer.text()
+    qtbot.waitUntil(lambda: not window.workers.active(), timeout=10_000)
+    window.close()
+    again = make_window()
+    messages = again.chat.chat_view.messages()
+    assert [m.text() for m in messages] == ["what is the gate code?", text]
+    assert messages[1].source_chips()
+    again._on_new_chat_requested()
+    assert again.chat.chat_view.messages() == []
+
+
+def test_second_instance_is_refused_and_data_untouched(
+    paths: Paths, tiny_settings: Settings
+) -> None:
+    lock = InstanceLock(paths.data / "tera-desktop.lock")
+    assert lock.acquire()
+    try:
+        env = {**os.environ, "TERA_HOME": str(paths.data.parent), "QT_QPA_PLATFORM": "offscreen"}
+        before = sorted(p.name for p in paths.data.iterdir())
+        result = subprocess.run(
+            [sys.executable, "-m", "tera_desktop"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2
+        assert "already running" in result.stderr and str(paths.data) in result.stderr
+        assert sorted(p.name for p in paths.data.iterdir()) == before
+    finally:
+        lock.release()
+
+
+def test_event_loop_keeps_running_while_ingesting_and_answering(
+    qtbot, make_window, tmp_path: Path, tiny_settings: Settings, slow_tokens
+) -> None:  # type: ignore[no-untyped-def]
+    """A GUI-thread timer keeps firing all through an ingestion and a streamed answer at once."""
+    window = make_window(replace(tiny_settings, max_answer_tokens=40))
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(120):
+        (folder / f"n{i:03}.txt").write_text(f"note {i}: the gate code, the cat and paris " * 20)
+    remember(qtbot, window, "the gate code is 4512")
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    marks: dict[str, int] = {}
+    window.ingest_finished.connect(lambda: marks.setdefault("ingested", len(ticks)))
+    window.answer_finished.connect(lambda: marks.setdefault("answered", len(ticks)))
+    drop(window, folder)
+    window.chat.input.setPlainText("gate code?")
+    qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
+    marks["both_started"] = len(ticks)
+    assert window._ingest_worker is not None and window._ask_worker is not None
+    qtbot.waitUntil(lambda: "ingested" in marks and "answered" in marks, timeout=120_000)
+    timer.stop()
+    # the GUI-thread timer fired while the ingestion and the answer were both running
+    assert min(marks["ingested"], marks["answered"]) > marks["both_started"]
+    assert threading.current_thread() is threading.main_thread()
+    assert QApplication.instance() is not None
