@@ -61,3 +61,18 @@ def test_importing_core_and_cli_loads_no_heavy_library() -> None:
     result = _run(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_app_window_module_loads_no_model_or_store_library() -> None:
+    """The window appears before any model loads: importing the GUI pulls in Qt only."""
+    result = _run(
+        """
+        import sys
+        import tera_desktop.app, tera_desktop.ui.main_window
+        heavy = [m for m in ("fastembed", "llama_cpp", "qdrant_edge", "qdrant_client",
+                             "onnxruntime") if m in sys.modules]
+        print(heavy)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

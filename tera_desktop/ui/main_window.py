@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -131,6 +132,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 760)
         self.setAcceptDrops(True)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)  # drops anywhere on the window (see eventFilter)
 
         self.memory = MemoryPanel()
         self.chat = ChatPanel()
@@ -499,6 +503,22 @@ class MainWindow(QMainWindow):
         if self._ingest_worker is not None:
             self._ingest_worker.cancel()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        """Files dropped on any part of the window (the chat box, the lists…) are added to
+        memory, instead of a child widget inserting their paths as text."""
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) and (
+            isinstance(watched, QWidget) and watched.window() is self and watched is not self
+        ):
+            mime = event.mimeData()  # type: ignore[attr-defined]
+            urls = mime.urls() if mime is not None and mime.hasUrls() else []
+            if urls and all(u.isLocalFile() for u in urls):
+                event.acceptProposedAction()  # type: ignore[attr-defined]
+                if kind == QEvent.Type.Drop:
+                    self.add_paths([u.toLocalFile() for u in urls])
+                return True
+        return super().eventFilter(watched, event)
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         if urls and all(u.isLocalFile() for u in urls):
@@ -691,6 +711,9 @@ class MainWindow(QMainWindow):
         if self._shutdown_done:
             return
         self._closing = True
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         if self.setup_dialog is not None:
             self.setup_dialog.close()
         if not self.workers.shutdown(timeout=60):

@@ -47,3 +47,30 @@ def make_window(qtbot, paths: Paths, tiny_settings: Settings):  # type: ignore[n
     yield make
     for window in made:
         window.shutdown()
+
+
+@pytest.fixture
+def worker_errors() -> list[object]:
+    """Request this in a test that expects worker errors; they are then not a failure."""
+    return []
+
+
+@pytest.fixture(autouse=True)
+def fail_on_unhandled_worker_errors(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    from tera_desktop.ui.main_window import MainWindow
+
+    expected = "worker_errors" in request.fixturenames
+    seen: list[object] = request.getfixturevalue("worker_errors") if expected else []
+    for name in ("_on_worker_error", "_on_answer_error"):
+        original = getattr(MainWindow, name)
+
+        def recording(self, exc, _original=original):  # type: ignore[no-untyped-def]
+            seen.append(exc)
+            _original(self, exc)
+
+        monkeypatch.setattr(MainWindow, name, recording)
+    yield
+    if not expected:
+        assert not seen, f"unexpected worker errors: {seen!r}"

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -134,6 +134,51 @@ def test_drop_file_and_folder_updates_sidebar_and_statuses(
     assert {"single.txt", "a.md", "b.txt"} <= set(window.memory.visible_texts())
     window.memory.filter_edit.setText("a.md")
     assert window.memory.visible_texts() == ["a.md"]
+
+
+def test_files_dropped_on_the_chat_box_are_added_not_typed(
+    qtbot, make_window, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QDragEnterEvent
+
+    window = make_window()
+    note = tmp_path / "dropped.txt"
+    note.write_text("my cat is blue")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(note))])
+    target = window.chat.input.viewport()
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    enter = QDragEnterEvent(QPoint(5, 5), *args)
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted()
+    with qtbot.waitSignal(window.ingest_finished, timeout=60_000):
+        QApplication.sendEvent(target, QDropEvent(QPointF(5, 5), *args))
+    assert window.chat.input.toPlainText() == ""
+    assert any("dropped.txt: added" in s for s in window.memory.file_statuses())
+
+
+def test_a_failing_worker_reaches_the_user_and_the_app_lives_on(
+    qtbot, make_window, worker_errors, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+
+    def broken(text: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(window.engine, "remember", broken)
+    window.memory.remember_edit.setText("my cat is blue")
+    qtbot.keyClick(window.memory.remember_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bool(worker_errors), timeout=10_000)
+    assert "No space left on device" in window.statusBar().currentMessage()
+    assert str(window.paths.log_file) in window.statusBar().currentMessage()
+    monkeypatch.undo()
+    remember(qtbot, window, "my cat is blue")  # still working
+    assert window.memory_count == 1
 
 
 def test_forget_one_and_forget_all(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
