@@ -503,7 +503,7 @@ class MainWindow(QMainWindow):
         if self._ingest_worker is not None:
             self._ingest_worker.cancel()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Files dropped on any part of the window (the chat box, the lists…) are added to
         memory, instead of a child widget inserting their paths as text."""
         kind = event.type()
