@@ -190,8 +190,8 @@ def _upload(args: argparse.Namespace, engine: Any) -> int:
                         "reason": event.reason,
                     }
                 )
-            elif event.status == FAILED:
-                print(f"failed     {event.path}: {event.reason}")
+            elif event.reason:
+                print(f"{event.status:<10} {event.path}: {event.reason}")
             else:
                 print(f"{event.status:<10} {event.path} ({event.chunks} chunks)")
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from tera_desktop.core.errors import Cancelled, IngestError
 from tera_desktop.core.ingest import (
     ADDED,
     FAILED,
+    SKIPPED,
     UNCHANGED,
     UPDATED,
     FileResult,
@@ -183,10 +184,10 @@ def test_upload_folder_reports_per_file_and_progress(engine: Engine, tmp_path: P
         "paris.txt": ADDED,
         "cp1252.txt": ADDED,
         "empty.txt": FAILED,
-        "image.png": FAILED,
+        "image.png": SKIPPED,
     }
     assert "empty" in res["empty.txt"].reason
-    assert "binary" in res["image.png"].reason
+    assert "Not a supported document type (.png)" in res["image.png"].reason
     progress = [e for e in events if isinstance(e, IngestProgress)]
     assert progress[0].files_done == 0 and progress[-1].files_done == progress[-1].files_total == 5
     assert [p.files_done for p in progress] == sorted(p.files_done for p in progress)
@@ -254,6 +255,7 @@ def test_unreadable_vanishing_and_too_large_files_fail_with_reasons(
     assert res["ok.txt"].status == ADDED
     assert "Permission denied" in res["locked.txt"].reason
     assert "disappeared" in res["vanishing.txt"].reason
+    assert res["big.txt"].status == SKIPPED
     assert "too large" in res["big.txt"].reason and "max_file_mb" in res["big.txt"].reason
     assert engine.count() == 1
 
@@ -367,3 +369,17 @@ def test_killed_mid_ingestion_leaves_no_half_document(
             )
     finally:
         eng.close()
+
+
+def test_binary_content_under_a_text_name_fails_and_huge_files_are_skipped(
+    engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "fake.txt").write_bytes(b"\x00\x01\x02" * 1000)
+    huge = tmp_path / "huge.log"
+    with open(huge, "wb") as fh:  # a sparse 2 GB file: nothing is read, the size says enough
+        fh.truncate(2 * 1024**3)
+    (tmp_path / "ok.md").write_text("my cat is blue")
+    res = results(list(engine.upload([tmp_path])))
+    assert res["fake.txt"].status == FAILED and "binary" in res["fake.txt"].reason
+    assert res["huge.log"].status == SKIPPED and "2147 MB" in res["huge.log"].reason
+    assert res["ok.md"].status == ADDED

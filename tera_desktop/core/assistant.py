@@ -17,6 +17,7 @@ from pathlib import Path
 from tera_desktop.core.embedder import Embedder
 from tera_desktop.core.errors import GenerationError, ModelMissingError
 from tera_desktop.core.generator import GenerationStats, Generator, Message, Sampling
+from tera_desktop.core.query_filters import extract_filters
 from tera_desktop.core.store import KIND_DOCUMENT, Hit, MemoryStore
 
 SYSTEM_PROMPT = (
@@ -155,6 +156,37 @@ def build_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": user}], sources
 
 
+def retrieve(
+    question: str,
+    embedder: Embedder,
+    store: MemoryStore,
+    top_k: int,
+    min_score: float | None,
+    today: date | None = None,
+) -> list[Hit]:
+    """The top-k relevant memories. When the question names chat senders or a period, chunks
+    matching those filters come first; an unfiltered search fills the rest."""
+    vector = embedder.embed_query(question)
+    filters = extract_filters(question, store.senders(), today)
+    hits: list[Hit] = []
+    if filters:
+        hits = store.search(
+            vector,
+            top_k,
+            min_score=min_score,
+            senders=filters.senders or None,
+            date_from=filters.date_from,
+            date_to=filters.date_to,
+        )
+        if len(hits) >= top_k:
+            return hits
+    seen = {h.id for h in hits}
+    for hit in store.search(vector, top_k, min_score=min_score):
+        if hit.id not in seen and len(hits) < top_k:
+            hits.append(hit)
+    return hits
+
+
 def ask(
     question: str,
     *,
@@ -175,7 +207,7 @@ def ask(
         raise GenerationError("The question is empty.")
     t0 = time.perf_counter()
     threshold = embedder.min_score if min_score is None else min_score
-    hits = store.search(embedder.embed_query(question), top_k, min_score=threshold)
+    hits = retrieve(question, embedder, store, top_k, threshold, today)
     retrieval_s = time.perf_counter() - t0
     if not hits:
         yield SourcesFound([])

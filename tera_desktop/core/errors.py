@@ -59,6 +59,10 @@ class IngestError(TeraError):
     """One file could not be ingested; the message is its reason."""
 
 
+class UnsupportedFileError(IngestError):
+    """A file Tera does not read (an image, a program…): skipped, not failed."""
+
+
 class GenerationError(TeraError):
     """The language model failed while answering."""
 

@@ -39,9 +39,9 @@ PENDING = "pending"
 _UPSERT_BATCH = 512
 _META_FILE = "tera-store.json"
 
-_KEYWORD_FIELDS = ("kind", "source", "doc_id", "gen", "state", "content_hash")
+_KEYWORD_FIELDS = ("kind", "source", "doc_id", "gen", "state", "content_hash", "senders")
 _INTEGER_FIELDS = ("chunk_index",)
-_DATETIME_FIELDS = ("created_at",)
+_DATETIME_FIELDS = ("created_at", "date_from", "date_to")
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,11 @@ class MemoryStore(Protocol):
         kind: str | None = None,
         source: str | None = None,
         min_score: float | None = None,
+        senders: Sequence[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
     ) -> list[Hit]: ...
+    def senders(self) -> list[str]: ...
     def get(self, ids: Sequence[str]) -> list[Hit]: ...
     def chunks_of(self, doc_id: str, first: int, last: int) -> list[Hit]: ...
     def delete_ids(self, ids: Sequence[str]) -> int: ...
@@ -143,6 +147,12 @@ Cond = tuple[str, Any]  # (payload key, value to match exactly)
 class Where:
     must: tuple[Cond, ...] = ()
     must_not: tuple[Cond, ...] = ()
+    any_of: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (key, values): matches any value
+    ranges: tuple[tuple[str, str | None, str | None], ...] = ()  # (datetime key, gte, lte)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.must or self.must_not or self.any_of or self.ranges)
 
 
 def _live(*conds: Cond) -> Where:
@@ -325,7 +335,13 @@ class _QdrantStore:
         kind: str | None = None,
         source: str | None = None,
         min_score: float | None = None,
+        senders: Sequence[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
     ) -> list[Hit]:
+        """Top-k live chunks by cosine similarity. ``senders`` keeps chat chunks with a message
+        from any of them; ``date_from``/``date_to`` (ISO 8601) keep chunks whose messages overlap
+        that period."""
         if len(vector) != self.dim:
             raise StoreError(f"Query vector of length {len(vector)} does not fit this memory.")
         conds: list[Cond] = []
@@ -333,7 +349,25 @@ class _QdrantStore:
             conds.append(("kind", kind))
         if source:
             conds.append(("source", source))
-        return self._query(_as_list(vector), k, _live(*conds), min_score)
+        ranges: list[tuple[str, str | None, str | None]] = []
+        if date_from:
+            ranges.append(("date_to", date_from, None))
+        if date_to:
+            ranges.append(("date_from", None, date_to))
+        base = _live(*conds)
+        where = Where(
+            must=base.must,
+            any_of=(("senders", tuple(senders)),) if senders else (),
+            ranges=tuple(ranges),
+        )
+        return self._query(_as_list(vector), k, where, min_score)
+
+    def senders(self) -> list[str]:
+        """Everyone who wrote a message in a stored chat (for filters), most active first."""
+        return self._facet("senders", _live())
+
+    def _facet(self, key: str, where: Where) -> list[str]:
+        raise NotImplementedError
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
         """The chunks with these ids, in the order asked; ids may be in any UUID spelling."""
@@ -443,20 +477,8 @@ class EdgeStore(_QdrantStore):
             else:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._shard = qe.EdgeShard.create(str(shard_dir), config)
-                for name in _KEYWORD_FIELDS:
-                    self._shard.update(
-                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword)
-                    )
-                for name in _INTEGER_FIELDS:
-                    self._shard.update(
-                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Integer)
-                    )
-                for name in _DATETIME_FIELDS:
-                    self._shard.update(
-                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Datetime)
-                    )
-                self._shard.flush()
                 _write_meta(meta_file, dim, embedding_model)
+            self._ensure_indexes()
         except Exception as exc:  # the engine raises plain Exception with a message
             text = str(exc)
             if "WouldBlock" in text or "lock" in text.lower():
@@ -470,16 +492,29 @@ class EdgeStore(_QdrantStore):
 
     def _filter(self, where: Where) -> Any:
         qe = self._qe
-        if not where.must and not where.must_not:
+        if where.empty:
             return None
 
         def cond(key: str, value: Any) -> Any:
             return qe.FieldCondition(key, match=qe.MatchValue(value))
 
+        must = [cond(k, v) for k, v in where.must]
+        must += [qe.FieldCondition(k, match=qe.MatchAny(list(vs))) for k, vs in where.any_of]
+        must += [
+            qe.FieldCondition(k, range=qe.RangeDateTime(gte=lo, lte=hi))
+            for k, lo, hi in where.ranges
+        ]
         return qe.Filter(
-            must=[cond(k, v) for k, v in where.must] or None,
+            must=must or None,
             must_not=[cond(k, v) for k, v in where.must_not] or None,
         )
+
+    def _facet(self, key: str, where: Where) -> list[str]:
+        qe = self._qe
+        response = self._shard.facet(
+            qe.FacetRequest(key, limit=10_000, exact=True, filter=self._filter(where))
+        )
+        return [str(hit.value) for hit in response.hits]
 
     def _upsert(self, points: list[tuple[str, list[float], dict[str, Any]]]) -> None:
         qe = self._qe
@@ -551,6 +586,23 @@ class EdgeStore(_QdrantStore):
 
     def _set_where(self, where: Where, payload: dict[str, Any]) -> None:
         self._update(self._qe.UpdateOperation.set_payload_by_filter(self._filter(where), payload))
+
+    def _ensure_indexes(self) -> None:
+        """Create the payload indexes this version uses (memories from older versions gain the
+        ones they lack)."""
+        qe = self._qe
+        have = set(self._shard.info().payload_schema)
+        schema = qe.PayloadSchemaType
+        wanted = [
+            *((n, schema.Keyword) for n in _KEYWORD_FIELDS),
+            *((n, schema.Integer) for n in _INTEGER_FIELDS),
+            *((n, schema.Datetime) for n in _DATETIME_FIELDS),
+        ]
+        missing = [(n, t) for n, t in wanted if n not in have]
+        for name, kind in missing:
+            self._shard.update(qe.UpdateOperation.create_field_index(name, kind))
+        if missing:
+            self._shard.flush()
 
     def _sweep_pending(self) -> None:
         # The engine's folder is locked to this process: pending chunks are ours, left by a crash.
@@ -668,6 +720,16 @@ class ServerStore(_QdrantStore):
                 meta = dict(info.config.metadata or {})
                 meta.setdefault("dim", size or dim)
                 _check_meta(meta, dim, embedding_model, f"{target} (collection {collection})")
+                have = set(info.payload_schema or {})
+                schema = models.PayloadSchemaType
+                for names, kind in (
+                    (_KEYWORD_FIELDS, schema.KEYWORD),
+                    (_INTEGER_FIELDS, schema.INTEGER),
+                    (_DATETIME_FIELDS, schema.DATETIME),
+                ):
+                    for name in names:
+                        if name not in have:  # a collection made by an older Tera
+                            self._client.create_payload_index(collection, name, kind)
         except StoreError:
             self.close()
             raise
@@ -685,16 +747,33 @@ class ServerStore(_QdrantStore):
 
     def _filter(self, where: Where) -> Any:
         m = self._m
-        if not where.must and not where.must_not:
+        if where.empty:
             return None
 
         def cond(key: str, value: Any) -> Any:
             return m.FieldCondition(key=key, match=m.MatchValue(value=value))
 
+        must = [cond(k, v) for k, v in where.must]
+        must += [m.FieldCondition(key=k, match=m.MatchAny(any=list(vs))) for k, vs in where.any_of]
+        must += [
+            m.FieldCondition(key=k, range=m.DatetimeRange(gte=lo, lte=hi))
+            for k, lo, hi in where.ranges
+        ]
         return m.Filter(
-            must=[cond(k, v) for k, v in where.must] or None,
+            must=must or None,
             must_not=[cond(k, v) for k, v in where.must_not] or None,
         )
+
+    def _facet(self, key: str, where: Where) -> list[str]:
+        res = self._call(
+            self._client.facet,
+            self.collection,
+            key=key,
+            facet_filter=self._filter(where),
+            limit=10_000,
+            exact=True,
+        )
+        return [str(hit.value) for hit in res.hits]
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

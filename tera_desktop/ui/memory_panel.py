@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tera_desktop.core.ingest import FAILED, UNCHANGED, FileResult
+from tera_desktop.core.ingest import FAILED, SKIPPED, UNCHANGED, FileResult
 from tera_desktop.core.store import DocumentInfo, FactInfo
 
 ROLE_KIND = Qt.ItemDataRole.UserRole
 ROLE_KEY = Qt.ItemDataRole.UserRole + 1  # fact id or document source path
 ROLE_LABEL = Qt.ItemDataRole.UserRole + 2
 
-_STATUS_COLORS = {FAILED: "#c0392b", UNCHANGED: "#7f8c8d"}
+_STATUS_COLORS = {FAILED: "#c0392b", UNCHANGED: "#7f8c8d", SKIPPED: "#7f8c8d"}
 
 
 def _date(iso: str) -> str:
@@ -226,6 +226,8 @@ class MemoryPanel(QWidget):
         name = Path(result.path).name
         if result.status == FAILED:
             text = f"✗ {name}: {result.reason}"
+        elif result.reason:
+            text = f"– {name}: {result.status}: {result.reason}"
         else:
             plural = "s" if result.chunks != 1 else ""
             text = f"✓ {name}: {result.status} ({result.chunks} chunk{plural})"

@@ -11,6 +11,8 @@ from tera_desktop.core.ingest.extractors import (
 from tera_desktop.core.ingest.pipeline import (
     ADDED,
     FAILED,
+    REMOVED,
+    SKIPPED,
     UNCHANGED,
     UPDATED,
     FileResult,
@@ -24,6 +26,8 @@ from tera_desktop.core.ingest.pipeline import (
 __all__ = [
     "ADDED",
     "FAILED",
+    "REMOVED",
+    "SKIPPED",
     "UNCHANGED",
     "UPDATED",
     "Extracted",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tera_desktop.core.errors import IngestError
+from tera_desktop.core.errors import IngestError, UnsupportedFileError
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,23 @@ def supported_suffixes() -> list[str]:
 
 
 def extractor_for(path: Path) -> Extractor:
-    """The registered extractor for ``path``'s suffix; plain text for unknown suffixes (the text
-    decoder then rejects binary content with a clear reason)."""
-    return _REGISTRY.get(path.suffix.lower(), extract_text)
+    """The registered extractor for ``path``'s suffix; for unknown suffixes, plain text if the
+    content is text (source code, logs, notes without an extension), else the file is skipped as
+    unsupported."""
+    return _REGISTRY.get(path.suffix.lower(), _extract_unknown)
+
+
+def _extract_unknown(path: Path, data: bytes) -> Extracted:
+    try:
+        return extract_text(path, data)
+    except IngestError as exc:
+        if "binary" in str(exc):
+            kind = path.suffix.lower() or "without an extension"
+            raise UnsupportedFileError(
+                f"Not a supported document type ({kind}).",
+                f"Tera reads {', '.join(supported_suffixes()[:12])}… and plain text.",
+            ) from None
+        raise
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tera_desktop.core.embedder import Embedder
-from tera_desktop.core.errors import Cancelled, IngestError, TeraError
-from tera_desktop.core.ingest.chunker import chunk_text
-from tera_desktop.core.ingest.extractors import extractor_for
+from tera_desktop.core.errors import Cancelled, IngestError, TeraError, UnsupportedFileError
+from tera_desktop.core.ingest.chunker import TokenCounter, chunk_text
+from tera_desktop.core.ingest.extractors import Section, extractor_for
 from tera_desktop.core.store import KIND_DOCUMENT, KIND_FACT, Chunk, MemoryStore
 
 _NAMESPACE = uuid.UUID("6f1b7c2e-7d55-4f0e-9a43-2d1c3e5a7b90")
@@ -30,6 +30,8 @@ ADDED = "added"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
 FAILED = "failed"
+SKIPPED = "skipped"  # not a document Tera reads, or over the size limit: reported, not an error
+REMOVED = "removed"  # gone from disk: its chunks were forgotten (sync)
 
 
 def now_iso() -> str:
@@ -47,7 +49,7 @@ def document_id(source: str) -> str:
 @dataclass(frozen=True)
 class FileResult:
     path: str
-    status: str  # added | updated | unchanged | failed
+    status: str  # added | updated | unchanged | failed | skipped | removed
     chunks: int = 0
     reason: str = ""
     doc_id: str = ""
@@ -239,6 +241,8 @@ def ingest(
         result = None
         try:
             prepared = _prepare(path, store, max_tokens, overlap, max_file_bytes, embedder)
+        except UnsupportedFileError as exc:
+            result = FileResult(str(path), SKIPPED, reason=str(exc))
         except IngestError as exc:
             result = FileResult(str(path), FAILED, reason=str(exc))
         except OSError as exc:
@@ -272,7 +276,7 @@ def _prepare(
         raise IngestError("Not a regular file.")
     size = path.stat().st_size
     if size > max_file_bytes:
-        raise IngestError(
+        raise UnsupportedFileError(
             f"The file is too large ({size / 1e6:.0f} MB; the limit is "
             f"{max_file_bytes / 1e6:.0f} MB).",
             "Raise max_file_mb in Settings to add it.",
@@ -288,7 +292,15 @@ def _prepare(
     extracted = extractor_for(path)(path, data)
     texts: list[str] = []
     metas: list[dict[str, object]] = []
-    for section in extracted.sections:
+    if extracted.meta.get("pack_sections"):
+        texts, metas = pack_sections(extracted.sections, max_tokens, embedder.count_tokens)
+        extra = (
+            {"source_type": extracted.meta["source_type"]}
+            if "source_type" in extracted.meta
+            else {}
+        )
+        metas = [{**m, **extra} for m in metas]
+    for section in [] if texts else extracted.sections:
         for text in chunk_text(
             section.text,
             max_tokens=max_tokens,
@@ -305,3 +317,54 @@ def _prepare(
     if not texts:
         raise IngestError("The file holds no text.")
     return _Pending(path, source, doc_hash, extracted.title, texts, metas, existing is not None)
+
+
+def pack_sections(
+    sections: Sequence[Section], max_tokens: int, count: TokenCounter
+) -> tuple[list[str], list[dict[str, object]]]:
+    """Pack consecutive small sections (chat messages) into chunks of at most ``max_tokens``,
+    never splitting one unless it alone is too long. Each chunk's metadata lists its messages'
+    senders and times (``senders``, ``date_from``, ``date_to``: filterable; ``messages``)."""
+    texts: list[str] = []
+    metas: list[dict[str, object]] = []
+    group: list[Section] = []
+    size = 0
+
+    def close() -> None:
+        nonlocal size
+        if group:
+            texts.append("\n".join(s.text for s in group))
+            metas.append(_group_meta(group))
+            group.clear()
+            size = 0
+
+    for section in sections:
+        n = count(section.text) + 1
+        if n > max_tokens:  # a message longer than a chunk: split it, keep its sender and time
+            close()
+            for piece in chunk_text(section.text, max_tokens=max_tokens, overlap=0, count=count):
+                texts.append(piece)
+                metas.append(_group_meta([section]))
+            continue
+        if group and size + n > max_tokens:
+            close()
+        group.append(section)
+        size += n
+    close()
+    return texts, metas
+
+
+def _group_meta(group: Sequence[Section]) -> dict[str, object]:
+    senders = sorted({str(s.meta["sender"]) for s in group if s.meta.get("sender")})
+    times = sorted(str(s.meta["timestamp"]) for s in group if s.meta.get("timestamp"))
+    meta: dict[str, object] = {
+        "messages": [
+            {"sender": s.meta.get("sender", ""), "timestamp": s.meta.get("timestamp", "")}
+            for s in group
+        ]
+    }
+    if senders:
+        meta["senders"] = senders
+    if times:
+        meta["date_from"], meta["date_to"] = times[0], times[-1]
+    return meta
