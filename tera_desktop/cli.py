@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser("upload", help="add files or folders (recursive) to memory")
     u.add_argument("paths", nargs="+", metavar="PATH")
     u.add_argument("--json", action="store_true", help="print one JSON object per file")
+    u.add_argument(
+        "--sync",
+        action="store_true",
+        help="also forget documents from these folders whose files are gone",
+    )
 
     s = sub.add_parser("search", help="show the memories closest to a query")
     s.add_argument("query", nargs="+")
@@ -177,7 +182,7 @@ def _upload(args: argparse.Namespace, engine: Any) -> int:
     counts: dict[str, int] = {}
     cancel = threading.Event()
     try:
-        for event in engine.upload(args.paths, cancel=cancel):
+        for event in engine.upload(args.paths, cancel=cancel, sync=args.sync):
             if not isinstance(event, FileResult):
                 continue
             counts[event.status] = counts.get(event.status, 0) + 1

@@ -101,3 +101,36 @@ def test_a_question_naming_a_sender_and_a_month_uses_them(engine: Engine, tmp_pa
     assert hits[0].extra["date_from"][:10] == "2023-04-20"
     assert len(hits) == 4
     assert any(h.kind == "fact" or h.extra["date_from"][:10] != "2023-04-20" for h in hits[1:])
+
+
+def _export(path: Path) -> None:
+    lines = ["12/05/2023, 09:00 - Messages and calls are end-to-end encrypted."]
+    for day in range(1, 29):
+        lines.append(f"{day:02d}/04/2023, 10:00 - Sam: the cat is blue, day {day}")
+        lines.append(f"{day:02d}/05/2023, 10:00 - Alex: the trip to paris, day {day}")
+        lines.append(f"{day:02d}/06/2023, 10:00 - Sam: the trip to paris again, day {day}")
+    lines.append("14/05/2023, 18:30 - Sam: the trip to paris in may is booked")
+    lines.append("continuing: we fly on the 20th")
+    lines.append("15/05/2023, 08:00 - Sam: <Media omitted>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def test_whatsapp_export_question_finds_sams_may_messages(engine: Engine, tmp_path: Path) -> None:
+    export = tmp_path / "WhatsApp Chat with Trip.txt"
+    _export(export)
+    (result,) = [e for e in engine.upload([export]) if isinstance(e, FileResult)]
+    assert result.status == "added"
+    assert sorted(engine.store.senders()) == ["Alex", "Sam"]
+    hits = retrieve(
+        "what did Sam say about the trip in May 2023?",
+        engine.embedder,
+        engine.store,
+        4,
+        0.0,
+        date(2026, 11, 25),
+    )
+    assert "the trip to paris in may is booked\ncontinuing: we fly on the 20th" in hits[0].text
+    assert {"sender": "Sam", "timestamp": "2023-05-14T18:30:00"} in hits[0].extra["messages"]
+    assert "<Media omitted>" not in " ".join(h.text for h in hits)
+    (doc,) = engine.documents()
+    assert doc.title == "WhatsApp chat with Trip"

@@ -184,7 +184,11 @@ class Engine:
         return remember(text, self.embedder, self.store)
 
     def upload(
-        self, roots: Sequence[str | Path], *, cancel: threading.Event | None = None
+        self,
+        roots: Sequence[str | Path],
+        *,
+        cancel: threading.Event | None = None,
+        sync: bool = False,
     ) -> Iterator[FileResult | IngestProgress]:
         s = self.settings
         yield from ingest(
@@ -196,6 +200,7 @@ class Engine:
             max_file_bytes=s.max_file_mb * 1024 * 1024,
             cancel=cancel,
             exclude=self.own_folders(),
+            sync=sync,
         )
 
     def own_folders(self) -> list[Path]:

@@ -48,6 +48,7 @@ class Settings:
     chunk_tokens: int = 256
     chunk_overlap: int = 32
     max_file_mb: int = 50
+    watched_folders: tuple[str, ...] = ()  # kept in sync by the desktop app while it runs
     # store
     qdrant_url: str = ""
     qdrant_api_key: str = ""
@@ -102,6 +103,10 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             if not isinstance(raw, str):
                 raise ValueError
             return raw
+        if kind == "tuple[str, ...]":
+            if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
+                raise ValueError
+            return tuple(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"Invalid value for {name} in {source}: {raw!r}.") from None
     return raw

@@ -47,6 +47,7 @@ from tera_desktop.core.settings import (
     Settings,
     save_settings,
 )
+from tera_desktop.core.watch import FolderWatcher
 from tera_desktop.ui.chat import ChatPanel, MessageView
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.workers import Worker, WorkerManager
@@ -101,6 +102,12 @@ class _Callbacks(QObject):
         self._handlers["finished"]()
 
 
+class _WatchBridge(QObject):
+    """Carries the folder watcher's callbacks (on its own thread) to the GUI thread."""
+
+    folder_changed = Signal(str)
+
+
 class MainWindow(QMainWindow):
     memories_changed = Signal(int)  # the memory count, after each refresh
     llm_state_changed = Signal(str)
@@ -124,7 +131,10 @@ class MainWindow(QMainWindow):
         self._answer_view: MessageView | None = None
         self._answer_sources: list[Any] = []
         self._ingest_worker: Worker | None = None
-        self._ingest_queue: list[list[str]] = []
+        self._ingest_queue: list[tuple[list[str], bool]] = []
+        self._watch_bridge = _WatchBridge(self)
+        self._watch_bridge.folder_changed.connect(self._on_watched_folder_changed)
+        self.watcher: FolderWatcher | None = None
         self._refresh_pending = False
         self._closing = False
         self._shutdown_done = False
@@ -238,6 +248,58 @@ class MainWindow(QMainWindow):
         if conversation is not None:
             self._show_conversation(conversation)
         self.notify("Ready.", timeout_ms=3000)
+        self._start_watching(catch_up=True)
+
+    # ---- watched folders -------------------------------------------------------------------
+    def _start_watching(self, *, catch_up: bool) -> None:
+        """Watch the folders in the settings; with ``catch_up``, re-sync each once (files may
+        have changed while Tera was closed)."""
+        folders = list(self.settings.watched_folders)
+        self.memory.set_watched(folders)
+        if self.watcher is None:
+            self.watcher = FolderWatcher(
+                self._watch_bridge.folder_changed.emit, ignore=self.engine.own_folders()
+            )
+        try:
+            self.watcher.set_folders(folders)
+        except OSError as exc:  # e.g. the system's limit on watches
+            self.notify(f"Cannot watch folders for changes: {exc}", error=True)
+        if catch_up:
+            for folder in folders:
+                if Path(folder).is_dir():
+                    self.add_paths([folder], sync=True)
+                else:
+                    self.notify(f"The watched folder {folder} is missing.", error=True)
+
+    @Slot(str)
+    def _on_watched_folder_changed(self, folder: str) -> None:
+        if self._closing:
+            return
+        queued = any(paths == [folder] and sync for paths, sync in self._ingest_queue)
+        if not queued:
+            self.add_paths([folder], sync=True, quiet=True)
+
+    def watch_folder(self, folder: str) -> None:
+        """Keep ``folder`` in sync from now on (saved in the settings) and sync it now."""
+        folder = str(Path(folder).expanduser().resolve())
+        if folder not in self.settings.watched_folders:
+            settings = replace(
+                self.settings, watched_folders=(*self.settings.watched_folders, folder)
+            )
+            save_settings(self.paths, settings)
+            self.settings = self.engine.settings = settings
+        self._start_watching(catch_up=False)
+        self.add_paths([folder], sync=True)
+
+    def unwatch_folder(self, folder: str) -> None:
+        settings = replace(
+            self.settings,
+            watched_folders=tuple(f for f in self.settings.watched_folders if f != folder),
+        )
+        save_settings(self.paths, settings)
+        self.settings = self.engine.settings = settings
+        self._start_watching(catch_up=False)
+        self.notify(f"Stopped watching {folder}; its documents stay in memory.")
 
     def _on_open_failed(self, exc: object) -> None:
         if isinstance(exc, ModelMissingError):
@@ -421,6 +483,10 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str, str)
     def _on_forget_requested(self, kind: str, key: str, label: str) -> None:
+        if kind == "folder":
+            if self.confirm("Stop watching", f"Stop keeping {label} in sync?"):
+                self.unwatch_folder(key)
+            return
         what = f"the fact “{label}”" if kind == "fact" else f"the document {label}"
         if not self.confirm("Forget", f"Forget {what}? This cannot be undone."):
             return
@@ -460,18 +526,20 @@ class MainWindow(QMainWindow):
     def _on_add_folder_requested(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder to Tera's memory")
         if folder:
-            self.add_paths([folder])
+            self.watch_folder(folder)
 
-    def add_paths(self, paths: list[str]) -> None:
-        """Ingest files/folders in the background; drops while busy are queued."""
+    def add_paths(self, paths: list[str], *, sync: bool = False, quiet: bool = False) -> None:
+        """Ingest files/folders in the background (``sync``: also forget files gone from those
+        folders); work asked for while busy is queued."""
         if self._ingest_worker is not None:
-            self._ingest_queue.append(paths)
-            self.notify(f"Queued {len(paths)} item(s); they are added after the current ones.")
+            self._ingest_queue.append((paths, sync))
+            if not quiet:
+                self.notify(f"Queued {len(paths)} item(s); they are added after the current ones.")
             return
         self.memory.set_ingesting(True)
         self._ingest_worker = self.run_worker(
             "ingest",
-            lambda cancel: self.engine.upload(paths, cancel=cancel),
+            lambda cancel: self.engine.upload(paths, cancel=cancel, sync=sync),
             yielded=self._on_ingest_event,
             aborted=self._on_ingest_aborted,
             finished=self._on_ingest_finished,
@@ -493,7 +561,8 @@ class MainWindow(QMainWindow):
         self._ingest_worker = None
         self.refresh_memories()
         if self._ingest_queue and not self._closing:
-            self.add_paths(self._ingest_queue.pop(0))
+            paths, sync = self._ingest_queue.pop(0)
+            self.add_paths(paths, sync=sync)
             return
         self.memory.set_ingesting(False)
         self.ingest_finished.emit()
@@ -716,6 +785,8 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self)
         if self.setup_dialog is not None:
             self.setup_dialog.close()
+        if self.watcher is not None:
+            self.watcher.stop()
         if not self.workers.shutdown(timeout=60):
             log.error("some workers did not stop in time")
         self.engine.close()

@@ -79,7 +79,9 @@ class MemoryPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._on_selection_changed)
         self.facts_root = QTreeWidgetItem(self.tree, ["Facts"])
         self.docs_root = QTreeWidgetItem(self.tree, ["Documents"])
-        for root in (self.facts_root, self.docs_root):
+        self.folders_root = QTreeWidgetItem(self.tree, ["Watched folders"])
+        self._watched: list[str] = []
+        for root in (self.facts_root, self.docs_root, self.folders_root):
             root.setFlags(Qt.ItemFlag.ItemIsEnabled)
             font = root.font(0)
             font.setBold(True)
@@ -148,7 +150,7 @@ class MemoryPanel(QWidget):
     def _rebuild(self) -> None:
         needle = self.filter_edit.text().strip().casefold()
         selected = self.selected()
-        for root in (self.facts_root, self.docs_root):
+        for root in (self.facts_root, self.docs_root, self.folders_root):
             root.takeChildren()
         for fact in self._facts:
             if needle and needle not in fact.text.casefold():
@@ -173,6 +175,16 @@ class MemoryPanel(QWidget):
             item.setData(0, ROLE_KIND, "document")
             item.setData(0, ROLE_KEY, doc.source)
             item.setData(0, ROLE_LABEL, name)
+        for folder in self._watched:
+            if needle and needle not in folder.casefold():
+                continue
+            item = QTreeWidgetItem(self.folders_root, [Path(folder).name, "kept in sync", ""])
+            item.setToolTip(0, folder)
+            item.setData(0, ROLE_KIND, "folder")
+            item.setData(0, ROLE_KEY, folder)
+            item.setData(0, ROLE_LABEL, folder)
+        self.folders_root.setText(0, f"Watched folders ({len(self._watched)})")
+        self.folders_root.setHidden(not self._watched)
         self.facts_root.setText(0, f"Facts ({len(self._facts)})")
         self.docs_root.setText(0, f"Documents ({len(self._documents)})")
         if selected:
@@ -181,10 +193,14 @@ class MemoryPanel(QWidget):
                     item.setSelected(True)
         self._on_selection_changed()
 
+    def set_watched(self, folders: list[str]) -> None:
+        self._watched = list(folders)
+        self._rebuild()
+
     def _items(self) -> list[QTreeWidgetItem]:
         return [
             root.child(i)
-            for root in (self.facts_root, self.docs_root)
+            for root in (self.facts_root, self.docs_root, self.folders_root)
             for i in range(root.childCount())
         ]
 
@@ -259,7 +275,11 @@ class MemoryPanel(QWidget):
 
     @Slot()
     def _on_selection_changed(self) -> None:
-        self.forget_button.setEnabled(self.selected() is not None)
+        chosen = self.selected()
+        self.forget_button.setEnabled(chosen is not None)
+        self.forget_button.setText(
+            "Stop watching" if chosen and chosen[0] == "folder" else "Forget"
+        )
 
     @Slot()
     def _on_forget_clicked(self) -> None:

@@ -307,3 +307,30 @@ def test_event_loop_keeps_running_while_ingesting_and_answering(
     assert min(marks["ingested"], marks["answered"]) > marks["both_started"]
     assert threading.current_thread() is threading.main_thread()
     assert QApplication.instance() is not None
+
+
+def test_watched_folder_follows_the_disk(
+    qtbot, make_window, tmp_path: Path, monkeypatch, paths: Paths, tiny_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "a.txt").write_text("my cat is blue")
+    window = make_window()
+    with qtbot.waitSignal(window.ingest_finished, timeout=60_000):
+        window.watch_folder(str(folder))
+    qtbot.waitUntil(lambda: window.memory_count == 1, timeout=10_000)
+    assert str(folder.resolve()) in window.settings.watched_folders
+    assert folder.name in window.memory.visible_texts()  # listed under "Watched folders"
+
+    (folder / "b.txt").write_text("the gate code is 4512")  # the app notices by itself
+    qtbot.waitUntil(lambda: "b.txt" in window.memory.visible_texts(), timeout=30_000)
+    (folder / "a.txt").unlink()
+    qtbot.waitUntil(lambda: "a.txt" not in window.memory.visible_texts(), timeout=30_000)
+    assert any("a.txt: removed" in s for s in window.memory.file_statuses())
+
+    monkeypatch.setattr(window, "confirm", lambda title, text: True)
+    assert window.memory.select_key(str(folder.resolve()))
+    assert window.memory.forget_button.text() == "Stop watching"
+    qtbot.mouseClick(window.memory.forget_button, Qt.MouseButton.LeftButton)
+    assert window.settings.watched_folders == ()
+    assert window.engine.count() == 1  # its documents stay

@@ -127,6 +127,10 @@ def _check_text(text: str) -> str:
 @register(".txt", ".text", ".log", ".csv", ".tsv", ".rst", ".org", ".json", ".yaml", ".yml")
 def extract_text(path: Path, data: bytes) -> Extracted:
     text = decode_text(data)
+    from tera_desktop.core.ingest.whatsapp import extract_whatsapp_text, looks_like_whatsapp
+
+    if looks_like_whatsapp(text):  # a WhatsApp chat export saved as .txt
+        return extract_whatsapp_text(text, [path.name])
     return Extracted(title=path.name, sections=[Section(text=text)])
 
 

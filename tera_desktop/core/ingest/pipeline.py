@@ -171,10 +171,12 @@ def ingest(
     batch_chunks: int = 64,
     cancel: threading.Event | None = None,
     exclude: Sequence[Path] = (),
+    sync: bool = False,
 ) -> Iterator[FileResult | IngestProgress]:
     """Ingest files and folders. Yields progress and one result per file; stops between batches
     when ``cancel`` is set (raising ``Cancelled``): every file is then either fully stored or not
-    touched."""
+    touched. With ``sync``, documents stored from inside a given folder whose file is gone (or
+    now hidden) are forgotten too, each reported as ``removed``."""
     for root in roots:
         if not Path(root).expanduser().exists():
             yield FileResult(str(root), FAILED, reason="No such file or folder.")
@@ -261,6 +263,26 @@ def ingest(
             yield from flush()
     if pending:
         yield from flush()
+    if sync:
+        yield from _remove_missing(roots, set(files), store, exclude)
+
+
+def _remove_missing(
+    roots: Sequence[str | os.PathLike[str]],
+    present: set[Path],
+    store: MemoryStore,
+    exclude: Sequence[Path],
+) -> Iterator[FileResult]:
+    folders = [Path(r).expanduser().resolve() for r in roots if Path(r).expanduser().is_dir()]
+    if not folders:
+        return
+    for doc in store.list_documents():
+        source = Path(doc.source)
+        if any(source.is_relative_to(f) for f in folders) and source not in present:
+            if any(source.is_relative_to(Path(e).resolve()) for e in exclude):
+                continue
+            removed = store.delete_source(doc.source)
+            yield FileResult(doc.source, REMOVED, removed, "No longer in the folder.", doc.doc_id)
 
 
 def _prepare(
