@@ -1,4 +1,4 @@
-"""Folders kept in sync: `upload --sync` forgets files that are gone; the watcher notices changes."""
+"""Folders kept in sync: `upload --sync` forgets files that are gone; the watcher sees changes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tera_desktop.cli import main
 from tera_desktop.core.engine import Engine
-from tera_desktop.core.ingest import ADDED, REMOVED, UNCHANGED, UPDATED, FileResult
+from tera_desktop.core.ingest import ADDED, REMOVED, UPDATED, FileResult
 from tera_desktop.core.watch import FolderWatcher
 
 
