@@ -1,7 +1,7 @@
 """Take the README screenshot: the real app on a real X server (Xvfb), a short conversation with
 sources, using the small real models (scripts/fetch_test_models.py).
 
-    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py docs/screenshot.png
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png
 (or: bash scripts/screenshot.sh)
 """
 

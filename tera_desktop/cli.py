@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", choices=["fact", "document"], help="only facts or only documents")
     s.add_argument("--source", help="only chunks of this file")
     s.add_argument("--json", action="store_true", help="print a JSON list")
+    s.add_argument(
+        "--mode",
+        choices=["dense", "keyword", "hybrid"],
+        help="ranking: embeddings, keywords (BM25) or both fused (default: the setting)",
+    )
 
     a = sub.add_parser("ask", help="ask a question; the answer streams, then its sources")
     a.add_argument("question", nargs="+")
@@ -210,7 +215,9 @@ def _upload(args: argparse.Namespace, engine: Any) -> int:
 
 
 def _search(args: argparse.Namespace, engine: Any) -> int:
-    hits = engine.search(" ".join(args.query), args.k, kind=args.kind, source=args.source)
+    hits = engine.search(
+        " ".join(args.query), args.k, kind=args.kind, source=args.source, mode=args.mode
+    )
     if args.json:
         _emit([h.as_json() for h in hits])
         return 0

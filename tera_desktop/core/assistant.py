@@ -17,7 +17,7 @@ from pathlib import Path
 from tera_desktop.core.embedder import Embedder
 from tera_desktop.core.errors import GenerationError, ModelMissingError
 from tera_desktop.core.generator import GenerationStats, Generator, Message, Sampling
-from tera_desktop.core.query_filters import extract_filters
+from tera_desktop.core.query_filters import distinctive_terms, extract_filters, mentions
 from tera_desktop.core.store import KIND_DOCUMENT, Hit, MemoryStore
 
 SYSTEM_PROMPT = (
@@ -163,25 +163,44 @@ def retrieve(
     top_k: int,
     min_score: float | None,
     today: date | None = None,
+    mode: str = "dense",
 ) -> list[Hit]:
-    """The top-k relevant memories. When the question names chat senders or a period, chunks
-    matching those filters come first; an unfiltered search fills the rest."""
+    """The top-k relevant memories. ``mode``: "dense", "keyword" or "hybrid" (see
+    ``MemoryStore.search``). A memory counts as relevant when its similarity reaches
+    ``min_score`` or, in keyword and hybrid modes, when it contains an exact name, number or ID
+    from the question. When the question names chat senders or a period, chunks matching those
+    filters come first; an unfiltered search fills the rest."""
     vector = embedder.embed_query(question)
     filters = extract_filters(question, store.senders(), today)
-    hits: list[Hit] = []
-    if filters:
-        hits = store.search(
+    terms = distinctive_terms(question) if mode != "dense" else []
+
+    def relevant(hit: Hit) -> bool:
+        if min_score is None or mode == "dense":
+            return True  # dense mode applies the threshold in the store
+        if mode == "keyword":
+            return mentions(hit.text, terms) or (hit.score > 0 and not terms)
+        return hit.score >= min_score or mentions(hit.text, terms)
+
+    def search(**kw: object) -> list[Hit]:
+        found = store.search(
             vector,
             top_k,
             min_score=min_score,
-            senders=filters.senders or None,
-            date_from=filters.date_from,
-            date_to=filters.date_to,
+            text=question,
+            mode=mode,
+            **kw,  # type: ignore[arg-type]
+        )
+        return [h for h in found if relevant(h)]
+
+    hits: list[Hit] = []
+    if filters:
+        hits = search(
+            senders=filters.senders or None, date_from=filters.date_from, date_to=filters.date_to
         )
         if len(hits) >= top_k:
             return hits
     seen = {h.id for h in hits}
-    for hit in store.search(vector, top_k, min_score=min_score):
+    for hit in search():
         if hit.id not in seen and len(hits) < top_k:
             hits.append(hit)
     return hits
@@ -198,6 +217,7 @@ def ask(
     min_score: float | None = None,
     cancel: threading.Event | None = None,
     today: date | None = None,
+    mode: str = "dense",
 ) -> Iterator[AskEvent]:
     """Retrieve, then stream a grounded answer. ``generator`` may be a loader called only when the
     model is needed (so "nothing in memory" never waits for a model to load), or None when there is
@@ -207,7 +227,7 @@ def ask(
         raise GenerationError("The question is empty.")
     t0 = time.perf_counter()
     threshold = embedder.min_score if min_score is None else min_score
-    hits = retrieve(question, embedder, store, top_k, threshold, today)
+    hits = retrieve(question, embedder, store, top_k, threshold, today, mode)
     retrieval_s = time.perf_counter() - t0
     if not hits:
         yield SourcesFound([])

@@ -215,9 +215,18 @@ class Engine:
         *,
         kind: str | None = None,
         source: str | None = None,
+        mode: str | None = None,
     ) -> list[Hit]:
+        """The closest memories, ranked by the retrieval mode in the settings (or ``mode``)."""
         vector = self.embedder.embed_query(query)
-        return self.store.search(vector, k or self.settings.top_k, kind=kind, source=source)
+        return self.store.search(
+            vector,
+            k or self.settings.top_k,
+            kind=kind,
+            source=source,
+            text=query,
+            mode=mode or self.settings.retrieval,
+        )
 
     def sampling(self) -> Sampling:
         s = self.settings
@@ -244,6 +253,7 @@ class Engine:
             top_k=top_k or self.settings.top_k,
             min_score=self.settings.min_score,
             cancel=cancel,
+            mode=self.settings.retrieval,
         )
 
     def forget(self, item_id: str) -> ForgetResult:

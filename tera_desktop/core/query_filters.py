@@ -101,3 +101,65 @@ def extract_filters(
         date_from=period[0] if period else None,
         date_to=period[1] if period else None,
     )
+
+
+_TOKEN = re.compile(r"[\w][\w.\-/]*[\w]|\w")
+_COMMON = {
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "why",
+    "how",
+    "the",
+    "and",
+    "for",
+    "did",
+    "does",
+    "was",
+    "were",
+    "are",
+    "is",
+    "tell",
+    "about",
+    "from",
+    "with",
+    "that",
+    "this",
+    "can",
+    "could",
+    "would",
+    "should",
+    "have",
+    "has",
+    "had",
+    "say",
+    "said",
+    "my",
+    "our",
+    "your",
+}
+
+
+def distinctive_terms(question: str) -> list[str]:
+    """Exact names, numbers and IDs in a question ("INV-2024-0193", "ZEPHYR", "4512", "iPhone"):
+    words a keyword match on is strong evidence, even when the embedding model misses it."""
+    terms = []
+    for i, m in enumerate(_TOKEN.finditer(question)):
+        word = m.group(0).strip(".-/")
+        if len(word) < 2 or word.lower() in _COMMON:
+            continue
+        has_digit = any(c.isdigit() for c in word)
+        upper = sum(c.isupper() for c in word)
+        proper = word[0].isupper() and i > 0 and len(word) >= 3
+        if has_digit or upper >= 2 or (upper and not word[0].isupper()) or proper:
+            terms.append(word)
+    return terms
+
+
+def mentions(text: str, terms: Sequence[str]) -> bool:
+    """Whether ``text`` contains any of ``terms`` as a whole word, ignoring case."""
+    return any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", text, re.I) for t in terms)

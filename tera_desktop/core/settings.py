@@ -39,6 +39,7 @@ class Settings:
     embed_threads: int = 0  # 0: let ONNX Runtime decide
     # answering (the seed's sampling)
     top_k: int = 4
+    retrieval: str = "hybrid"  # "dense" | "keyword" | "hybrid" (chosen by bench/bench_retrieval.py)
     min_score: float | None = None  # None: the embedding model's calibrated default
     temperature: float = 0.3
     repeat_penalty: float = 1.1
@@ -63,6 +64,10 @@ class Settings:
         need(self.llm_threads_batch >= 1, "llm_threads_batch must be at least 1")
         need(self.llm_context >= 256, f"llm_context must be at least 256 (got {self.llm_context})")
         need(1 <= self.top_k <= 100, f"top_k must be 1-100 (got {self.top_k})")
+        need(
+            self.retrieval in ("dense", "keyword", "hybrid"),
+            f"retrieval must be dense, keyword or hybrid (got {self.retrieval!r})",
+        )
         need(0.0 <= self.temperature <= 2.0, "temperature must be between 0 and 2")
         need(self.max_answer_tokens >= 1, "max_answer_tokens must be at least 1")
         need(32 <= self.chunk_tokens <= 2048, "chunk_tokens must be 32-2048")

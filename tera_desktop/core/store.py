@@ -32,6 +32,9 @@ import numpy as np
 from tera_desktop.core.errors import EmbeddingMismatchError, StoreError, StoreLockedError
 
 VECTOR_NAME = "dense"
+SPARSE_NAME = "bm25"  # keyword search: BM25 term weights, IDF applied by the engine
+MODES = ("dense", "keyword", "hybrid")
+_RRF_K = 60
 KIND_FACT = "fact"
 KIND_DOCUMENT = "document"
 LIVE = "live"
@@ -120,6 +123,8 @@ class MemoryStore(Protocol):
         senders: Sequence[str] | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        text: str | None = None,
+        mode: str = "dense",
     ) -> list[Hit]: ...
     def senders(self) -> list[str]: ...
     def get(self, ids: Sequence[str]) -> list[Hit]: ...
@@ -193,6 +198,49 @@ def _hit(point_id: Any, score: float, payload: dict[str, Any] | None) -> Hit:
     )
 
 
+_bm25: Any = None
+
+
+def bm25_document(text: str) -> tuple[list[int], list[float]]:
+    """Sparse BM25 term weights of a stored text (Qdrant's own BM25 tokenizer: English stemming
+    and stop words); the engine multiplies in the IDF at query time."""
+    global _bm25
+    if _bm25 is None:
+        import qdrant_edge as qe
+
+        _bm25 = qe.Bm25()
+    vec = _bm25.embed_document(text)
+    return list(vec.indices), list(vec.values)
+
+
+def bm25_query(text: str) -> tuple[list[int], list[float]]:
+    global _bm25
+    if _bm25 is None:
+        import qdrant_edge as qe
+
+        _bm25 = qe.Bm25()
+    vec = _bm25.embed_query(text)
+    return list(vec.indices), list(vec.values)
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    x = np.asarray(a, dtype=np.float32)
+    y = np.asarray(b, dtype=np.float32)
+    denom = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y) / denom if denom else 0.0
+
+
+def _fused_hit(
+    point_id: Any, fused: float, payload: dict[str, Any] | None, vectors: Any, query: list[float]
+) -> Hit:
+    """A hybrid hit: scored by its cosine similarity (comparable with dense scores and the
+    relevance threshold); the fusion score goes in ``extra``."""
+    dense = vectors.get(VECTOR_NAME) if isinstance(vectors, dict) else None
+    hit = _hit(point_id, _cosine(dense, query) if dense else 0.0, payload)
+    hit.extra["fused_score"] = float(fused)
+    return hit
+
+
 def _as_list(vector: Sequence[float] | np.ndarray) -> list[float]:
     return np.asarray(vector, dtype=np.float32).tolist()
 
@@ -242,6 +290,12 @@ class _QdrantStore:
     def _query(
         self, vector: list[float], limit: int, where: Where, min_score: float | None
     ) -> list[Hit]:
+        raise NotImplementedError
+
+    def _query_keyword(self, text: str, limit: int, where: Where) -> list[Hit]:
+        raise NotImplementedError
+
+    def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
         raise NotImplementedError
 
     def _scroll(
@@ -338,10 +392,18 @@ class _QdrantStore:
         senders: Sequence[str] | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        text: str | None = None,
+        mode: str = "dense",
     ) -> list[Hit]:
-        """Top-k live chunks by cosine similarity. ``senders`` keeps chat chunks with a message
-        from any of them; ``date_from``/``date_to`` (ISO 8601) keep chunks whose messages overlap
-        that period."""
+        """Top-k live chunks. ``mode``: "dense" (cosine similarity of ``vector``), "keyword"
+        (BM25 on ``text``; scores are BM25) or "hybrid" (both, fused by reciprocal rank; scores
+        are the cosine similarity, ``extra["fused_score"]`` the RRF score). ``min_score`` applies
+        to dense mode only. ``senders`` keeps chat chunks with a message from any of them;
+        ``date_from``/``date_to`` (ISO 8601) keep chunks whose messages overlap that period."""
+        if mode not in MODES:
+            raise StoreError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
+        if mode != "dense" and not (text and text.strip()):
+            mode = "dense"
         if len(vector) != self.dim:
             raise StoreError(f"Query vector of length {len(vector)} does not fit this memory.")
         conds: list[Cond] = []
@@ -360,6 +422,10 @@ class _QdrantStore:
             any_of=(("senders", tuple(senders)),) if senders else (),
             ranges=tuple(ranges),
         )
+        if mode == "keyword":
+            return self._query_keyword(str(text), k, where)
+        if mode == "hybrid":
+            return self._query_hybrid(_as_list(vector), str(text), k, where)
         return self._query(_as_list(vector), k, where, min_score)
 
     def senders(self) -> list[str]:
@@ -467,13 +533,29 @@ class EdgeStore(_QdrantStore):
         meta = _read_meta(meta_file)
         if meta:
             _check_meta(meta, dim, embedding_model, self.folder)
+        dense = {VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)}
         config = qe.EdgeConfig(
-            vectors={VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+            vectors=dense,
+            sparse_vectors={SPARSE_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             max_search_threads=search_threads or None,
         )
         try:
             if (shard_dir / "wal").exists() or (shard_dir / "segments").exists():
-                self._shard = qe.EdgeShard.load(str(shard_dir), config)
+                try:
+                    self._shard = qe.EdgeShard.load(str(shard_dir), config)
+                except Exception as exc:
+                    if "ncompatible" not in str(exc):
+                        raise
+                    # a memory from before keyword search: add the sparse vectors to it
+                    self._shard = qe.EdgeShard.load(
+                        str(shard_dir),
+                        qe.EdgeConfig(vectors=dense, max_search_threads=search_threads or None),
+                    )
+                    self._shard.update(
+                        qe.UpdateOperation.create_sparse_vector(
+                            SPARSE_NAME, modifier=qe.Modifier.Idf
+                        )
+                    )
             else:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._shard = qe.EdgeShard.create(str(shard_dir), config)
@@ -520,10 +602,12 @@ class EdgeStore(_QdrantStore):
         qe = self._qe
         if not points:
             return
-        op = qe.UpdateOperation.upsert_points(
-            [qe.Point(pid, {VECTOR_NAME: vec}, payload) for pid, vec, payload in points]
-        )
-        self._update(op)
+        structs = []
+        for pid, vec, payload in points:
+            indices, values = bm25_document(str(payload.get("text", "")))
+            vectors = {VECTOR_NAME: vec, SPARSE_NAME: qe.SparseVector(indices, values)}
+            structs.append(qe.Point(pid, vectors, payload))
+        self._update(qe.UpdateOperation.upsert_points(structs))
 
     def _update(self, op: Any) -> None:
         try:
@@ -543,6 +627,45 @@ class EdgeStore(_QdrantStore):
             score_threshold=min_score,
         )
         return [_hit(p.id, p.score, p.payload) for p in self._shard.query(req)]
+
+    def _query_keyword(self, text: str, limit: int, where: Where) -> list[Hit]:
+        qe = self._qe
+        indices, values = bm25_query(text)
+        if not indices:
+            return []
+        req = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(qe.SparseVector(indices, values), using=SPARSE_NAME),
+            filter=self._filter(where),
+            with_payload=True,
+        )
+        return [_hit(p.id, p.score, p.payload) for p in self._shard.query(req)]
+
+    def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
+        qe = self._qe
+        f = self._filter(where)
+        indices, values = bm25_query(text)
+        depth = max(limit * 4, 20)
+        prefetches = [
+            qe.Prefetch(limit=depth, query=qe.Query.Nearest(vector, using=VECTOR_NAME), filter=f)
+        ]
+        if indices:
+            sparse = qe.SparseVector(indices, values)
+            prefetches.append(
+                qe.Prefetch(
+                    limit=depth, query=qe.Query.Nearest(sparse, using=SPARSE_NAME), filter=f
+                )
+            )
+        req = qe.QueryRequest(
+            limit=limit,
+            prefetches=prefetches,
+            query=qe.Fusion.Rrf(k=_RRF_K),
+            with_payload=True,
+            with_vector=[VECTOR_NAME],
+        )
+        return [
+            _fused_hit(p.id, p.score, p.payload, p.vector, vector) for p in self._shard.query(req)
+        ]
 
     def _scroll(
         self, where: Where, limit: int | None = None, newest_first: bool = False
@@ -704,6 +827,9 @@ class ServerStore(_QdrantStore):
                     vectors_config={
                         VECTOR_NAME: models.VectorParams(size=dim, distance=models.Distance.COSINE)
                     },
+                    sparse_vectors_config={
+                        SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    },
                     metadata={"dim": dim, "embedding_model": embedding_model},
                 )
                 schema = models.PayloadSchemaType
@@ -786,9 +912,13 @@ class ServerStore(_QdrantStore):
     def _upsert(self, points: list[tuple[str, list[float], dict[str, Any]]]) -> None:
         m = self._m
         if points:
-            structs = [
-                m.PointStruct(id=i, vector={VECTOR_NAME: v}, payload=p) for i, v, p in points
-            ]
+            structs = []
+            for i, v, p in points:
+                indices, values = bm25_document(str(p.get("text", "")))
+                sparse = m.SparseVector(indices=indices, values=values)
+                structs.append(
+                    m.PointStruct(id=i, vector={VECTOR_NAME: v, SPARSE_NAME: sparse}, payload=p)
+                )
             self._call(self._client.upsert, self.collection, structs, wait=True)
 
     def _query(
@@ -805,6 +935,48 @@ class ServerStore(_QdrantStore):
             score_threshold=min_score,
         )
         return [_hit(p.id, p.score, p.payload) for p in res.points]
+
+    def _query_keyword(self, text: str, limit: int, where: Where) -> list[Hit]:
+        m = self._m
+        indices, values = bm25_query(text)
+        if not indices:
+            return []
+        res = self._call(
+            self._client.query_points,
+            self.collection,
+            query=m.SparseVector(indices=indices, values=values),
+            using=SPARSE_NAME,
+            query_filter=self._filter(where),
+            limit=limit,
+            with_payload=True,
+        )
+        return [_hit(p.id, p.score, p.payload) for p in res.points]
+
+    def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
+        m = self._m
+        f = self._filter(where)
+        indices, values = bm25_query(text)
+        depth = max(limit * 4, 20)
+        prefetch = [m.Prefetch(query=vector, using=VECTOR_NAME, filter=f, limit=depth)]
+        if indices:
+            prefetch.append(
+                m.Prefetch(
+                    query=m.SparseVector(indices=indices, values=values),
+                    using=SPARSE_NAME,
+                    filter=f,
+                    limit=depth,
+                )
+            )
+        res = self._call(
+            self._client.query_points,
+            self.collection,
+            prefetch=prefetch,
+            query=m.FusionQuery(fusion=m.Fusion.RRF),
+            limit=limit,
+            with_payload=True,
+            with_vectors=[VECTOR_NAME],
+        )
+        return [_fused_hit(p.id, p.score, p.payload, p.vector, vector) for p in res.points]
 
     def _scroll(
         self, where: Where, limit: int | None = None, newest_first: bool = False

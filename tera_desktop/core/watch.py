@@ -44,10 +44,13 @@ class FolderWatcher:
         if self._observer is not None:
             return
         if self._polling:
-            from watchdog.observers.polling import PollingObserver as Observer
+            from watchdog.observers.polling import PollingObserver
+
+            self._observer = PollingObserver()
         else:
             from watchdog.observers import Observer
-        self._observer = Observer()
+
+            self._observer = Observer()
         self._observer.daemon = True
         self._observer.start()
 

@@ -631,14 +631,18 @@ class MainWindow(QMainWindow):
 
     def _search_only(self, question: str) -> Any:
         """Without a language model: the matching memories, plainly labelled."""
-        from tera_desktop.core.assistant import NO_MEMORY_ANSWER, to_source
+        from tera_desktop.core.assistant import NO_MEMORY_ANSWER, retrieve, to_source
 
         threshold = self.settings.min_score
-        hits = [
-            h
-            for h in self.engine.search(question)
-            if h.score >= (self.engine.embedder.min_score if threshold is None else threshold)
-        ]
+        embedder = self.engine.embedder
+        hits = retrieve(
+            question,
+            embedder,
+            self.engine.store,
+            self.settings.top_k,
+            embedder.min_score if threshold is None else threshold,
+            mode=self.settings.retrieval,
+        )
         sources = [to_source(i + 1, h) for i, h in enumerate(hits)]
         yield SourcesFound(sources)
         text = (

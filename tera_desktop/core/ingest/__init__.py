@@ -1,5 +1,6 @@
 """Ingestion: extractors (a registry other formats plug into) → chunker → embed → store."""
 
+from tera_desktop.core.ingest import formats as formats  # registers .pdf, .docx, .html
 from tera_desktop.core.ingest import whatsapp as whatsapp  # registers .zip chat exports
 from tera_desktop.core.ingest.extractors import (
     Extracted,

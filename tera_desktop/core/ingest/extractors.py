@@ -74,49 +74,13 @@ def _extract_unknown(path: Path, data: bytes) -> Extracted:
 # Text decoding
 # --------------------------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
 
 def decode_text(data: bytes) -> str:
-    """Bytes → text: UTF-8 (BOM or not), UTF-16/32 with a BOM, else Windows-1252 for text that
-    clearly is text. Binary data raises ``IngestError``."""
-    if not data.strip():
-        raise IngestError("The file is empty.")
-    for bom, codec in (
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-        (b"\xff\xfe\x00\x00", "utf-32"),
-        (b"\x00\x00\xfe\xff", "utf-32"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return _check_text(data.decode(codec))
-            except UnicodeDecodeError:
-                raise IngestError(f"The file claims to be {codec.upper()} but is not.") from None
-    if b"\x00" in data[:65536]:
-        raise IngestError("This is a binary file, not text (no extractor handles this type).")
-    try:
-        return _check_text(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise IngestError(
-            "The text cannot be decoded (not UTF-8, UTF-16 or Windows-1252).",
-            "Save it as UTF-8 and add it again.",
-        ) from None
-    return _check_text(text)
+    """Bytes → text: a BOM, else UTF-8, else the detected encoding (charset-normalizer, with
+    Windows-1252 preferred for Western text). Binary data raises ``IngestError``."""
+    from tera_desktop.core.ingest.formats.encoding import decode_bytes
 
-
-def _check_text(text: str) -> str:
-    sample = text[:65536]
-    if sample and len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
-        raise IngestError("This looks like a binary file, not text.")
-    if not text.strip():
-        raise IngestError("The file holds no text.")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return decode_bytes(data)
 
 
 # --------------------------------------------------------------------------------------------------

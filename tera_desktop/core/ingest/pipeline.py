@@ -9,6 +9,7 @@ the slow part), then each file is written to the store as one crash-safe replace
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import uuid
@@ -24,6 +25,7 @@ from tera_desktop.core.ingest.chunker import TokenCounter, chunk_text
 from tera_desktop.core.ingest.extractors import Section, extractor_for
 from tera_desktop.core.store import KIND_DOCUMENT, KIND_FACT, Chunk, MemoryStore
 
+log = logging.getLogger("tera.ingest")
 _NAMESPACE = uuid.UUID("6f1b7c2e-7d55-4f0e-9a43-2d1c3e5a7b90")
 
 ADDED = "added"
@@ -249,6 +251,11 @@ def ingest(
             result = FileResult(str(path), FAILED, reason=str(exc))
         except OSError as exc:
             result = FileResult(str(path), FAILED, reason=_friendly_os_error(exc))
+        except Exception as exc:  # an extractor's bug must not stop the other files
+            log.exception("extracting %s failed", path)
+            result = FileResult(
+                str(path), FAILED, reason=f"Tera could not read this file ({exc!r})."
+            )
         else:
             if isinstance(prepared, FileResult):
                 result = prepared
