@@ -1250,3 +1250,74 @@ def test_edge_folder_is_locked_against_another_process(data_dir: Path) -> None:
     with EdgeStore(folder, DIM, embedding_model=MODEL) as s:
         assert s.count() == 2
         assert s.document(SRC) is not None
+
+
+# --------------------------------------------------------------------------------------------------
+# Keyword (BM25) and hybrid search
+# --------------------------------------------------------------------------------------------------
+
+
+def _keyword_memory(store: Any) -> dict[str, str]:
+    facts = [
+        fact("The build server is called ZEPHYR-9.", basis(0)),
+        fact("Invoice INV-2024-0193 was paid on 3 March.", basis(1)),
+        fact("My cat is blue and sleeps all day.", basis(2)),
+        fact("The dentist is Dr. Rossi on Tuesday.", basis(3)),
+    ]
+    store.add(facts)
+    return {f.text.split()[1]: f.id for f in facts}
+
+
+def test_keyword_search_finds_exact_names_and_numbers(store: Any) -> None:
+    ids = _keyword_memory(store)
+    hits = store.search(basis(2), 4, text="who paid INV-2024-0193", mode="keyword")
+    assert hits and hits[0].id == ids["INV-2024-0193"]
+    assert hits[0].score > 0  # a BM25 score
+    assert store.search(basis(2), 4, text="zephyr-9", mode="keyword")[0].id == ids["build"]
+    assert store.search(basis(0), 4, text="the of and", mode="keyword") == []  # stop words only
+
+
+def test_hybrid_fuses_keyword_and_dense_rankings(store: Any) -> None:
+    ids = _keyword_memory(store)
+    # the vector points at the cat fact; the words name the invoice: both come first
+    hits = store.search(basis(2), 2, text="INV-2024-0193", mode="hybrid")
+    assert {h.id for h in hits} == {ids["INV-2024-0193"], ids["cat"]}
+    by_id = {h.id: h for h in hits}
+    assert by_id[ids["cat"]].score == pytest.approx(1.0, abs=1e-5)  # scores stay cosine
+    assert by_id[ids["INV-2024-0193"]].score == pytest.approx(0.0, abs=1e-5)
+    assert all(h.extra["fused_score"] > 0 for h in hits)
+    assert store.search(basis(2), 1, text="   ", mode="hybrid")[0].id == ids["cat"]  # no words
+
+
+def test_keyword_and_hybrid_respect_filters_and_forgetting(store: Any) -> None:
+    ids = _keyword_memory(store)
+    store.replace_document(doc_id_of("/d.md"), doc_chunks("/d.md", 2))
+    assert store.search(basis(1), 4, text="INV-2024-0193", mode="keyword", kind="document") == []
+    store.delete_ids([ids["INV-2024-0193"]])
+    for mode in ("keyword", "hybrid"):
+        hits = store.search(basis(1), 4, text="INV-2024-0193", mode=mode)
+        assert ids["INV-2024-0193"] not in {h.id for h in hits}
+
+
+def test_unknown_search_mode_is_an_error(store: Any) -> None:
+    with pytest.raises(StoreError, match="Unknown search mode"):
+        store.search(basis(0), 1, text="x", mode="fuzzy")
+
+
+def test_a_memory_from_before_keyword_search_gains_it(data_dir: Path) -> None:
+    import qdrant_edge as qe
+
+    folder = data_dir / "memory"
+    shard = qe.EdgeShard.create(
+        str(folder / "shard"),
+        qe.EdgeConfig(
+            vectors={"dense": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)}
+        ),
+    )
+    shard.close()
+    s = _open_edge(data_dir)
+    try:
+        ids = _keyword_memory(s)
+        assert s.search(basis(0), 1, text="ZEPHYR-9", mode="keyword")[0].id == ids["build"]
+    finally:
+        s.close()
