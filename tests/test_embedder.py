@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +23,6 @@ from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ConfigError, ModelLoadError, ModelMissingError
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise OSError("network disabled in this test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return attempts
 
 
 def test_local_folder_loads_without_network(tiny_embedding: Path, no_network: list[object]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +19,6 @@ from tera_desktop.testing.tiny_models import (
 )
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Record (and refuse) every attempt to resolve a host or open a connection."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise OSError("network disabled in this test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    return attempts
 
 
 @pytest.fixture(scope="module")

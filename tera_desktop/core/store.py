@@ -201,25 +201,25 @@ def _hit(point_id: Any, score: float, payload: dict[str, Any] | None) -> Hit:
 _bm25: Any = None
 
 
-def bm25_document(text: str) -> tuple[list[int], list[float]]:
-    """Sparse BM25 term weights of a stored text (Qdrant's own BM25 tokenizer: English stemming
-    and stop words); the engine multiplies in the IDF at query time."""
+def _bm25_model() -> Any:
+    """Qdrant's own BM25 tokenizer (English stemming and stop words), loaded once."""
     global _bm25
     if _bm25 is None:
         import qdrant_edge as qe
 
         _bm25 = qe.Bm25()
-    vec = _bm25.embed_document(text)
+    return _bm25
+
+
+def bm25_document(text: str) -> tuple[list[int], list[float]]:
+    """Sparse BM25 term weights of a stored text; the engine multiplies in the IDF at query
+    time."""
+    vec = _bm25_model().embed_document(text)
     return list(vec.indices), list(vec.values)
 
 
 def bm25_query(text: str) -> tuple[list[int], list[float]]:
-    global _bm25
-    if _bm25 is None:
-        import qdrant_edge as qe
-
-        _bm25 = qe.Bm25()
-    vec = _bm25.embed_query(text)
+    vec = _bm25_model().embed_query(text)
     return list(vec.indices), list(vec.values)
 
 
