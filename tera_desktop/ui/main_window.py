@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -135,7 +136,7 @@ class MainWindow(QMainWindow):
         self._watch_bridge = _WatchBridge(self)
         self._watch_bridge.folder_changed.connect(self._on_watched_folder_changed)
         self.watcher: FolderWatcher | None = None
-        self._refresh_pending = False
+        self._last_list_refresh = 0.0
         self._closing = False
         self._shutdown_done = False
 
@@ -550,7 +551,9 @@ class MainWindow(QMainWindow):
             self.memory.add_file_result(event)
         elif isinstance(event, IngestProgress):
             self.memory.set_progress(event.files_done, event.files_total)
-            if event.files_total and event.files_done % 25 == 0:
+            now = time.monotonic()
+            if now - self._last_list_refresh > 2.0:  # the list follows along, cheaply
+                self._last_list_refresh = now
                 self.refresh_memories()
 
     def _on_ingest_aborted(self) -> None:
