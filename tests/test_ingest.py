@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -296,49 +295,35 @@ def test_remember_dedups_and_rejects_empty(engine: Engine) -> None:
     assert facts[0].text == "The gate code is 4512" and facts[0].created_at.endswith("+00:00")
 
 
-KILL_SCRIPT = """
-import sys
-from pathlib import Path
-from tera_desktop.core.engine import Engine
-from tera_desktop.core.paths import get_paths
-from tera_desktop.core.settings import Settings
-from tera_desktop.core.ingest import FileResult
-paths = get_paths(sys.argv[1]).ensure()
-engine = Engine(paths, Settings(embedding_model=sys.argv[2]))
-for event in engine.upload([sys.argv[3]]):
-    if isinstance(event, FileResult):
-        print(event.status, flush=True)
-"""
-
-
 def test_killed_mid_ingestion_leaves_no_half_document(
     tmp_path: Path, tiny_embedding: Path, tiny_settings: object
 ) -> None:
-    """SIGKILL during a folder upload; the next run stores every file exactly once."""
+    """`tera upload` of a 1,000-file folder is killed (SIGKILL) part-way; the next run stores
+    every file exactly once: those done before are unchanged, none is half-stored."""
     folder = tmp_path / "many"
-    folder.mkdir()
     expected = {}
-    for i in range(120):
-        body = "\n\n".join(
-            f"Part {j} of note {i}: the {WORDS[(i + j) % len(WORDS)]}." * 12 for j in range(4)
-        )
-        (folder / f"n{i:03}.txt").write_text(body)
+    for i in range(1000):
+        sub = folder / f"box{i % 10}"
+        sub.mkdir(parents=True, exist_ok=True)
+        parts = (f"Part {j} of note {i}: the {WORDS[(i + j) % len(WORDS)]}." * 6 for j in range(3))
+        (sub / f"n{i:04}.txt").write_text("\n\n".join(parts))
     home = tmp_path / "home"
+    env = {**os.environ, "TERA_HOME": str(home), "TERA_EMBEDDING_MODEL": str(tiny_embedding)}
     proc = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            textwrap.dedent(KILL_SCRIPT),
-            str(home),
-            str(tiny_embedding),
+            "import sys; from tera_desktop.cli import main; sys.exit(main())",
+            "upload",
             str(folder),
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert proc.stdout is not None
     for lines, _ in enumerate(proc.stdout, 1):
-        if lines == 10:
+        if lines == 150:
             time.sleep(0.05)
             proc.send_signal(signal.SIGKILL)
             break
@@ -351,12 +336,12 @@ def test_killed_mid_ingestion_leaves_no_half_document(
     eng = Engine(get_paths(home), Settings(embedding_model=str(tiny_embedding)))
     try:
         partial = eng.documents()
-        assert 10 <= len(partial) < 120
+        assert 150 <= len(partial) < 1000
         res = results(list(eng.upload([folder])))
         assert all(r.status in (ADDED, UNCHANGED) for r in res.values())
         assert sum(r.status == UNCHANGED for r in res.values()) == len(partial)
         docs = eng.documents()
-        assert len(docs) == 120
+        assert len(docs) == 1000
         for r in res.values():
             expected[r.doc_id] = r.chunks
         stored = eng.store.chunks_of  # every document holds exactly its own chunks, once
@@ -383,3 +368,26 @@ def test_binary_content_under_a_text_name_fails_and_huge_files_are_skipped(
     assert res["fake.txt"].status == FAILED and "binary" in res["fake.txt"].reason
     assert res["huge.log"].status == SKIPPED and "2147 MB" in res["huge.log"].reason
     assert res["ok.md"].status == ADDED
+
+
+def test_forgetting_a_source_leaves_nothing_of_it(engine: Engine, tmp_path: Path) -> None:
+    """No chunk, vector or payload of a forgotten file remains, live or pending, and neither
+    meaning nor keyword search can bring it back."""
+    from tera_desktop.core.store import Where
+
+    doc = tmp_path / "secret.md"
+    doc.write_text("# Vault\n\nThe vault code is VAULT-7731.\n\n" + _prose(30))
+    keep = tmp_path / "keep.txt"
+    keep.write_text("my cat is blue")
+    list(engine.upload([doc, keep]))
+    source = str(doc.resolve())
+    assert engine.store.document(source) is not None
+    removed = engine.forget_source(doc).removed
+    assert removed >= 2
+    raw = engine.store._scroll(Where(must=(("source", source),)))  # every state, not only live
+    assert raw == []
+    assert engine.store.document(source) is None
+    for mode in ("dense", "keyword", "hybrid"):
+        hits = engine.search("vault code VAULT-7731", 10, mode=mode)
+        assert all(h.source != source for h in hits), mode
+    assert [d.source for d in engine.documents()] == [str(keep.resolve())]
