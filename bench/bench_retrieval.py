@@ -299,6 +299,8 @@ def run_model(
         by_name: dict[str, str] = {}
         for cid, text in corpus.items():
             name = _file_name(cid)
+            if name in by_name:  # two ids that differ only in unsafe characters
+                name = f"{name[:-4]}_{len(by_name)}.txt"
             by_name[name] = cid
             (docs / name).write_text(text, encoding="utf-8")
         paths = get_paths(Path(tmp) / "home").ensure()

@@ -231,7 +231,6 @@ def test_report_builds_summary_from_jsons(tmp_path: Path) -> None:
 
 
 def test_report_charts(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     from bench.report import main
 
     _fake_results(tmp_path)
