@@ -30,7 +30,7 @@ TOPICS = ["the gate code", "my cat", "paris in may", "the dentist", "project fal
 
 
 def launch_times(runs: int = 3) -> dict[str, float]:
-    walls, inside = [], []
+    walls, inside, rss = [], [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as home:
             env = {**os.environ, "TERA_HOME": home, "QT_QPA_PLATFORM": "offscreen"}
@@ -45,10 +45,14 @@ def launch_times(runs: int = 3) -> dict[str, float]:
             ).stdout
             line = next(x for x in out.splitlines() if x.startswith("shown "))
             walls.append((time.perf_counter() - t0) * 1000)
-            inside.append(float(line.split()[1]))
+            fields = line.split()
+            inside.append(float(fields[1]))
+            if "rss_mb" in fields:
+                rss.append(float(fields[fields.index("rss_mb") + 1]))
     return {
         "launch_to_window_ms": round(statistics.median(walls), 1),
         "import_to_window_ms": round(statistics.median(inside), 1),
+        "idle_rss_before_models_mb": round(statistics.median(rss), 1) if rss else None,
     }
 
 
@@ -159,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "stall p99 ms",
         "idle stall max ms",
         "launch → window ms",
+        "idle RSS before models MB",
     )
     table.add(
         result["files"],
@@ -168,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         result["stall_p99_ms"],
         result["idle_stall_max_ms"],
         launch["launch_to_window_ms"],
+        launch["idle_rss_before_models_mb"],
     )
     print(table)
     write_json(

@@ -174,6 +174,7 @@ def _gui_md(runs: Sequence[Mapping[str, Any]]) -> str:
         "stall p50 ms",
         "idle stall max ms",
         "launch → window ms",
+        "idle RSS before models MB",
     )
     for d in runs:
         r = d.get("result", {})
@@ -186,6 +187,7 @@ def _gui_md(runs: Sequence[Mapping[str, Any]]) -> str:
             r.get("stall_p50_ms"),
             r.get("idle_stall_max_ms"),
             r.get("launch_to_window_ms"),
+            r.get("idle_rss_before_models_mb"),
         )
     return str(t)
 

@@ -36,6 +36,20 @@ def _headless() -> bool:
     return QGuiApplication.platformName() in ("offscreen", "minimal")
 
 
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux /proc; else the peak from getrusage)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args = _parse(argv[1:])
@@ -87,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         def shown() -> None:
-            print(f"shown {(time.perf_counter() - _T0) * 1000:.1f}", flush=True)
+            rss_mb = _rss_mb()
+            print(f"shown {(time.perf_counter() - _T0) * 1000:.1f} rss_mb {rss_mb:.1f}", flush=True)
             app.quit()
 
         QTimer.singleShot(0, shown)
