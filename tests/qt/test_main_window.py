@@ -326,7 +326,9 @@ def test_watched_folder_follows_the_disk(
     qtbot.waitUntil(lambda: "b.txt" in window.memory.visible_texts(), timeout=30_000)
     (folder / "a.txt").unlink()
     qtbot.waitUntil(lambda: "a.txt" not in window.memory.visible_texts(), timeout=30_000)
-    assert any("a.txt: removed" in s for s in window.memory.file_statuses())
+    qtbot.waitUntil(
+        lambda: any("a.txt: removed" in s for s in window.memory.file_statuses()), timeout=10_000
+    )
 
     monkeypatch.setattr(window, "confirm", lambda title, text: True)
     assert window.memory.select_key(str(folder.resolve()))
