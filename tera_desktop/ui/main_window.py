@@ -605,9 +605,6 @@ class MainWindow(QMainWindow):
             self.add_paths(paths)
 
     # ---- chat ------------------------------------------------------------------------------------
-    def _busy(self) -> bool:
-        return self._ask_worker is not None or self._ingest_worker is not None
-
     @Slot(str)
     def _on_question_asked(self, question: str) -> None:
         if self._ask_worker is not None:
