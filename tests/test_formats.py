@@ -11,6 +11,8 @@ import os
 import zipfile
 from pathlib import Path
 
+import docx  # python-docx
+import fpdf  # fpdf2, a test-only dependency
 import pytest
 
 import tera_desktop.core.ingest.formats  # noqa: F401  (registers .pdf/.docx/.html)
@@ -24,10 +26,6 @@ from tera_desktop.core.ingest.formats.encoding import decode_bytes, detect_encod
 from tera_desktop.core.ingest.formats.html import extract_html
 from tera_desktop.core.ingest.formats.pdf import extract_pdf
 from tera_desktop.core.store import Hit
-
-fpdf = pytest.importorskip("fpdf")  # test-only dependency (fpdf2)
-docx = pytest.importorskip("docx")
-
 
 # ---- builders ------------------------------------------------------------------------------------
 
@@ -189,15 +187,12 @@ def test_pdf_with_an_empty_user_password_is_read(tmp_path: Path) -> None:
 
 
 def test_aes_pdf_with_an_empty_user_password_is_read(tmp_path: Path) -> None:
-    pytest.importorskip("cryptography")  # pypdf[crypto]: AES needs it
     data = encrypt_pdf(make_pdf([page_text(1)]), user_password="", algorithm="AES-256")
     assert "gate code" in extract_pdf(tmp_path / "locked.pdf", data).sections[0].text
 
 
 @pytest.mark.parametrize("algorithm", ["RC4-128", "AES-256"])
 def test_password_protected_pdf_is_refused(tmp_path: Path, algorithm: str) -> None:
-    if algorithm.startswith("AES"):
-        pytest.importorskip("cryptography")
     data = encrypt_pdf(make_pdf([page_text(1)]), user_password="secret", algorithm=algorithm)
     with pytest.raises(IngestError, match="password-protected"):
         extract_pdf(tmp_path / "secret.pdf", data)

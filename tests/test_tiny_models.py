@@ -32,7 +32,8 @@ def tiny_embedding_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _llama(path: Path):  # type: ignore[no-untyped-def]
-    llama_cpp = pytest.importorskip("llama_cpp")
+    import llama_cpp
+
     return llama_cpp.Llama(
         model_path=str(path), n_ctx=256, n_threads=1, n_threads_batch=1, seed=1, verbose=False
     )
@@ -141,7 +142,8 @@ def test_embedding_files_are_deterministic(tiny_embedding_dir: Path, tmp_path: P
 
 
 def test_embedding_onnx_signature(tiny_embedding_dir: Path) -> None:
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
     session = ort.InferenceSession(str(tiny_embedding_dir / "model.onnx"))
     inputs = {i.name: i for i in session.get_inputs()}
     assert set(inputs) == {"input_ids", "attention_mask", "token_type_ids"}
@@ -160,7 +162,6 @@ def test_embedding_onnx_signature(tiny_embedding_dir: Path) -> None:
 def test_embedding_loads_in_fastembed_offline(
     tiny_embedding_dir: Path, no_network: list[object], tmp_path: Path
 ) -> None:
-    pytest.importorskip("fastembed")
     model = load_tiny_embedding(tiny_embedding_dir, cache_dir=str(tmp_path / "cache"))
     vectors = np.array(list(model.embed(["the gate code is 4512", "my cat is blue"])))
     assert vectors.shape == (2, TINY_EMBEDDING_DIM)
@@ -173,7 +174,6 @@ def test_embedding_loads_in_fastembed_offline(
 
 
 def test_embedding_is_a_bag_of_words(tiny_embedding_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("fastembed")
     model = load_tiny_embedding(tiny_embedding_dir, cache_dir=str(tmp_path / "cache"))
     docs = [
         "my cat is blue",
