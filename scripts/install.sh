@@ -17,6 +17,7 @@ if [[ -z "${TERA_SKIP_APT:-}" ]] && command -v apt-get >/dev/null 2>&1; then
         libglib2.0-0 libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
         libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
         fonts-dejavu-core)
+  [[ "$extras" == *test* ]] && pkgs+=(desktop-file-utils)
   missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]})); then

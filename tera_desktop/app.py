@@ -11,10 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from tera_desktop import APP_ID, APP_NAME, __version__
 
 _T0 = time.perf_counter()
+ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -22,12 +24,30 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--version", action="version", version=f"tera-desktop {__version__}")
     p.add_argument("--home", metavar="DIR", help="keep everything under DIR (like $TERA_HOME)")
     p.add_argument(
+        "--selftest",
+        action="store_true",
+        help="open the window offscreen, remember a fact, ask about it, exit 0 if all worked",
+    )
+    p.add_argument(
         "--exit-after-show",
         action="store_true",
         help=argparse.SUPPRESS,  # benchmarks: print "shown <ms>" once painted, then quit
     )
     args, _qt_args = p.parse_known_args(list(argv))
     return args
+
+
+def app_icon() -> object:
+    """The app icon from resources/icons (source tree, or next to the package in a bundle)."""
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    folder = ICON_DIR
+    for png in sorted(folder.glob("tera-desktop-*.png")):
+        icon.addFile(str(png))
+    if icon.isNull() and (folder / "tera-desktop.svg").exists():
+        icon.addFile(str(folder / "tera-desktop.svg"))
+    return icon
 
 
 def _headless() -> bool:
@@ -53,6 +73,12 @@ def _rss_mb() -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args = _parse(argv[1:])
+    if args.selftest:
+        if args.home:
+            os.environ["TERA_HOME"] = args.home
+        from tera_desktop.selftest import run
+
+        return run()
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -71,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
 
     lock = InstanceLock(paths.data / "tera-desktop.lock")
     if not lock.acquire():
