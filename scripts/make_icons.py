@@ -1,6 +1,6 @@
 """Render resources/icons/tera-desktop.svg to the PNG sizes desktops ask for (16–512 px).
 
-    .venv/bin/python scripts/make_icons.py
+.venv/bin/python scripts/make_icons.py
 """
 
 from __future__ import annotations
