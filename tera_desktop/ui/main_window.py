@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.memory_count = 0
         self.setup_dialog: QWidget | None = None
         self._setup_model: Any = None
+        self._setup_pending: list[tuple[str, str]] = []
         self._ask_worker: Worker | None = None
         self._answer_view: MessageView | None = None
         self._answer_sources: list[Any] = []
@@ -361,7 +362,13 @@ class MainWindow(QMainWindow):
         from tera_desktop.core import models
         from tera_desktop.ui.setup_dialog import ModelSetupDialog
 
-        if self._closing or self.setup_dialog is not None:
+        if self._closing:
+            return
+        if self.setup_dialog is not None:  # one dialog at a time: this one comes next
+            if self.setup_dialog.property("model_kind") != kind and all(
+                k != kind for k, _ in self._setup_pending
+            ):
+                self._setup_pending.append((kind, reason))
             return
         name = self.settings.llm_model if kind == "llm" else self.settings.embedding_model
         if name not in models.CATALOG:
@@ -383,6 +390,8 @@ class MainWindow(QMainWindow):
         kind = dialog.property("model_kind")
         path = dialog.chosen_path() if result else None  # type: ignore[attr-defined]
         dialog.deleteLater()
+        if self._setup_pending:  # e.g. the language model, missing too
+            QTimer.singleShot(0, lambda: self._offer_model_setup(*self._setup_pending.pop(0)))
         if not path:
             if kind == "llm":
                 self.notify("No language model yet: Tera will show matching memories instead.")

@@ -336,3 +336,28 @@ def test_watched_folder_follows_the_disk(
     qtbot.mouseClick(window.memory.forget_button, Qt.MouseButton.LeftButton)
     assert window.settings.watched_folders == ()
     assert window.engine.count() == 1  # its documents stay
+
+
+def test_both_models_missing_offers_one_dialog_after_the_other(
+    qtbot, make_window, tiny_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    from tera_desktop.core.settings import DEFAULT_EMBEDDING_MODEL
+
+    settings = replace(
+        tiny_settings, embedding_model=DEFAULT_EMBEDDING_MODEL, llm_model="dolphin-2.6-phi-2"
+    )
+    window = make_window(settings, start=False)
+    window.start()
+    qtbot.waitUntil(lambda: window.setup_dialog is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.llm_state == "missing", timeout=30_000)
+    first = window.setup_dialog.property("model_kind")
+    window.setup_dialog.reject()
+    qtbot.waitUntil(
+        lambda: (
+            window.setup_dialog is not None and window.setup_dialog.property("model_kind") != first
+        ),
+        timeout=10_000,
+    )
+    assert {first, window.setup_dialog.property("model_kind")} == {"embedding", "llm"}
+    window.setup_dialog.reject()
+    qtbot.waitUntil(lambda: window.setup_dialog is None, timeout=10_000)
