@@ -11,3 +11,5 @@ export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff format --check tera_desktop tests bench scripts
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+# The double-click build: PyInstaller one-folder bundle, then its own --selftest (offscreen).
+bash packaging/build.sh --no-deb
