@@ -177,6 +177,29 @@ def run(model: Path, embedding: Path, tokens: int, threads: int, runs: int, n_ct
     }
 
 
+COLUMNS = {  # column title → result key
+    "model": "model",
+    "threads": "threads",
+    "prompt tok": "prompt_tokens",
+    "ask tok/s": "ours_tokens_per_s",
+    "raw tok/s": "raw_tokens_per_s",
+    "ratio": "ratio_ours_vs_raw",
+    "TTFT ask ms": "ours_ttft_ms",
+    "TTFT raw ms": "raw_ttft_ms",
+    "raw prompt eval ms": "raw_prompt_eval_ms",
+    "ask TTFT − raw eval ms": "ours_ttft_minus_raw_prompt_eval_ms",
+    "2nd question TTFT ms": "ours_second_question_ttft_ms",
+}
+
+
+def results_table(results: list[dict]) -> Table:
+    """The Markdown table of generation results (also used by bench/report.py)."""
+    table = Table(*COLUMNS)
+    for r in results:
+        table.add(*(r.get(key) for key in COLUMNS.values()))
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", type=Path, action="append", help="GGUF file (repeatable)")
@@ -192,33 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     models = args.model or [found["gguf"]]
     embedding = args.embedding or found["embedding"]
     results = [run(m, embedding, args.tokens, args.threads, args.runs, args.ctx) for m in models]
-    table = Table(
-        "model",
-        "threads",
-        "prompt tok",
-        "ask tok/s",
-        "raw tok/s",
-        "ratio",
-        "TTFT ask ms",
-        "TTFT raw ms",
-        "raw prompt eval ms",
-        "ask TTFT − raw eval ms",
-        "2nd question TTFT ms",
-    )
-    for r in results:
-        table.add(
-            r["model"],
-            r["threads"],
-            r["prompt_tokens"],
-            r["ours_tokens_per_s"],
-            r["raw_tokens_per_s"],
-            r["ratio_ours_vs_raw"],
-            r["ours_ttft_ms"],
-            r["raw_ttft_ms"],
-            r["raw_prompt_eval_ms"],
-            r["ours_ttft_minus_raw_prompt_eval_ms"],
-            r["ours_second_question_ttft_ms"],
-        )
+    table = results_table(results)
     print(table)
     write_json(
         args.out,

@@ -134,34 +134,9 @@ def generate_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _generate_md(runs: Sequence[Mapping[str, Any]]) -> str:
-    t = Table(
-        "model",
-        "threads",
-        "prompt tok",
-        "ask tok/s",
-        "raw tok/s",
-        "ratio",
-        "TTFT ask ms",
-        "TTFT raw ms",
-        "raw prompt eval ms",
-        "ask TTFT − raw eval ms",
-        "2nd question TTFT ms",
-    )
-    for r in generate_rows(runs):
-        t.add(
-            r.get("model"),
-            r.get("threads"),
-            r.get("prompt_tokens"),
-            r.get("ours_tokens_per_s"),
-            r.get("raw_tokens_per_s"),
-            r.get("ratio_ours_vs_raw"),
-            r.get("ours_ttft_ms"),
-            r.get("raw_ttft_ms"),
-            r.get("raw_prompt_eval_ms"),
-            r.get("ours_ttft_minus_raw_prompt_eval_ms"),
-            r.get("ours_second_question_ttft_ms"),
-        )
-    return str(t)
+    from bench.bench_generate import results_table
+
+    return str(results_table(generate_rows(runs)))
 
 
 def _gui_md(runs: Sequence[Mapping[str, Any]]) -> str:

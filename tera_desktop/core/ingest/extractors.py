@@ -46,6 +46,14 @@ def register(*suffixes: str) -> Callable[[Extractor], Extractor]:
     return wrap
 
 
+def damaged_error(message: str, hint: str, detail: str = "") -> IngestError:
+    """The error for a file that is damaged or not what its name says, with an optional detail
+    (kept short) inside the message."""
+    if detail:
+        message = f"{message.rstrip('.')} ({detail[:120]})."
+    return IngestError(message, hint)
+
+
 def supported_suffixes() -> list[str]:
     return sorted(_REGISTRY)
 

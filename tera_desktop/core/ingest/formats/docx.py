@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tera_desktop.core.errors import IngestError
-from tera_desktop.core.ingest.extractors import Extracted, Section, register
+from tera_desktop.core.ingest.extractors import Extracted, Section, damaged_error, register
 
 MAX_UNCOMPRESSED = 200 * 1024 * 1024  # what a .docx may inflate to, all members together
 MAX_RATIO = 100  # inflated / compressed, for archives that inflate past RATIO_FLOOR
@@ -32,8 +32,7 @@ DAMAGED_HINT = "Open it in Word or LibreOffice and save it again as .docx, then 
 
 
 def _damaged(detail: str = "") -> IngestError:
-    message = f"{DAMAGED[:-1]} ({detail[:120]})." if detail else DAMAGED
-    return IngestError(message, DAMAGED_HINT)
+    return damaged_error(DAMAGED, DAMAGED_HINT, detail)
 
 
 def check_zip(data: bytes) -> None:

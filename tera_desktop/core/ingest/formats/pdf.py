@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tera_desktop.core.errors import IngestError
-from tera_desktop.core.ingest.extractors import Extracted, Section, register
+from tera_desktop.core.ingest.extractors import Extracted, Section, damaged_error, register
 
 # pypdf logs a warning for every repair it makes to a damaged file; with no handler configured
 # Python prints those to stderr (the CLI's output). Tera's own log setup may still route them.
@@ -31,8 +31,7 @@ DAMAGED_HINT = "Open it in a PDF viewer and save or print it to a new PDF, then 
 
 
 def _damaged(detail: str = "") -> IngestError:
-    message = f"{DAMAGED[:-1]} ({detail[:120]})." if detail else DAMAGED
-    return IngestError(message, DAMAGED_HINT)
+    return damaged_error(DAMAGED, DAMAGED_HINT, detail)
 
 
 def clean_page_text(text: str) -> str:
