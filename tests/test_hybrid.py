@@ -57,18 +57,20 @@ def test_an_id_the_dense_model_misses_is_found_by_keyword_and_hybrid(memory: Eng
     question = "Which machine is ZEPHYR-9?"
     assert NOTES[0] not in sources_for(memory, question, "dense")  # the premise: dense misses it
     assert NOTES[0] in sources_for(memory, question, "hybrid")
+    assert NOTES[0] in sources_for(memory, question, "expanded")
     assert sources_for(memory, question, "keyword")[0] == NOTES[0]
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "expanded"])
 @pytest.mark.parametrize(("question", "note"), QUESTIONS.items())
-def test_hybrid_finds_every_exact_id(memory: Engine, question: str, note: str) -> None:
-    assert note in sources_for(memory, question, "hybrid")
+def test_hybrid_finds_every_exact_id(memory: Engine, question: str, note: str, mode: str) -> None:
+    assert note in sources_for(memory, question, mode)
 
 
 def test_hybrid_keeps_the_no_memory_answer_honest(engine: Engine) -> None:
     engine.remember("my cat is blue")
     engine.remember("the gate code is 4512")
-    for mode in ("dense", "hybrid", "keyword"):
+    for mode in ("dense", "hybrid", "keyword", "expanded"):
         engine.settings = replace(engine.settings, retrieval=mode)
         done = list(engine.ask("zzzz qqqq"))[-1]
         assert isinstance(done, AnswerDone) and done.no_memory, mode
@@ -76,4 +78,5 @@ def test_hybrid_keeps_the_no_memory_answer_honest(engine: Engine) -> None:
 
 def test_hybrid_still_answers_questions_of_meaning(memory: Engine) -> None:
     memory.remember("the gate code is 4512")
-    assert "the gate code is 4512" in sources_for(memory, "what is the gate code?", "hybrid")
+    for mode in ("hybrid", "expanded"):
+        assert "the gate code is 4512" in sources_for(memory, "what is the gate code?", mode)

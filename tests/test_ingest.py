@@ -387,7 +387,7 @@ def test_forgetting_a_source_leaves_nothing_of_it(engine: Engine, tmp_path: Path
     raw = engine.store._scroll(Where(must=(("source", source),)))  # every state, not only live
     assert raw == []
     assert engine.store.document(source) is None
-    for mode in ("dense", "keyword", "hybrid"):
+    for mode in ("dense", "keyword", "hybrid", "expanded"):
         hits = engine.search("vault code VAULT-7731", 10, mode=mode)
         assert all(h.source != source for h in hits), mode
     assert [d.source for d in engine.documents()] == [str(keep.resolve())]

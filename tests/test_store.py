@@ -1294,9 +1294,108 @@ def test_keyword_and_hybrid_respect_filters_and_forgetting(store: Any) -> None:
     store.replace_document(doc_id_of("/d.md"), doc_chunks("/d.md", 2))
     assert store.search(basis(1), 4, text="INV-2024-0193", mode="keyword", kind="document") == []
     store.delete_ids([ids["INV-2024-0193"]])
-    for mode in ("keyword", "hybrid"):
+    for mode in ("keyword", "hybrid", "expanded"):
         hits = store.search(basis(1), 4, text="INV-2024-0193", mode=mode)
         assert ids["INV-2024-0193"] not in {h.id for h in hits}
+        assert store.search(basis(1), 4, text="dentist", mode=mode, kind="fact")  # facts remain
+        docs = store.search(basis(1), 4, text="chunk", mode=mode, kind="document")
+        assert docs and all(h.kind == "document" for h in docs), mode
+
+
+def _mix(*parts: tuple[int, float]) -> list[float]:
+    v = [0.0] * DIM
+    for i, w in parts:
+        v[i] = w
+    return v
+
+
+def _feedback_memory(store: Any) -> dict[str, str]:
+    """Three chunks close to the question share the words "quarterly revenue figures"; a fourth
+    chunk has those words but a vector orthogonal to the question; three others are moderately
+    close, with words they share with nothing."""
+    topic = [
+        fact(
+            f"Quarterly revenue figures for region {r} are in the ledger.", _mix((0, 0.8), (1, 0.6))
+        )
+        for r in ("north", "south", "east")
+    ]
+    target = fact("The quarterly revenue figures for the west were late.", basis(1))
+    others = [
+        fact(text, _mix((0, 0.5), (2, 0.866)))
+        for text in ("Water the tomatoes.", "Oil the bike chain.", "Buy food for the cat.")
+    ]
+    store.add([*topic, target, *others])
+    return {"target": target.id, "others": ",".join(o.id for o in others)}
+
+
+def test_expanded_search_learns_words_from_its_first_results(store: Any) -> None:
+    ids = _feedback_memory(store)
+    # the question's own words match nothing, and its vector is orthogonal to the target
+    hybrid = store.search(basis(0), 4, text="how are sales doing", mode="hybrid")
+    assert ids["target"] not in {h.id for h in hybrid}
+    expanded = store.search(basis(0), 4, text="how are sales doing", mode="expanded")
+    assert ids["target"] in {h.id for h in expanded}
+    by_id = {h.id: h for h in expanded}
+    # scores stay the cosine similarity to the question, not to the expanded query
+    assert by_id[ids["target"]].score == pytest.approx(0.0, abs=1e-5)
+    assert max(h.score for h in expanded) == pytest.approx(0.8, abs=1e-5)
+    assert all(h.extra["fused_score"] > 0 for h in expanded)
+    assert len(expanded) == 4
+
+
+def test_expanded_search_with_too_little_to_learn_from_is_hybrid(store: Any) -> None:
+    only = fact("The gate code is 4512.", basis(3))
+    store.add([only])
+    for mode in ("hybrid", "expanded"):
+        hits = store.search(basis(0), 4, text="gate code", mode=mode)
+        assert [h.id for h in hits] == [only.id]
+    assert store.search(basis(0), 4, text="gate code", mode="expanded", kind="document") == []
+
+
+def test_expand_query_adds_the_feedback_centroid_and_shared_terms() -> None:
+    from tera_desktop.core.store import (
+        FEEDBACK_TERM_WEIGHT,
+        bm25_document,
+        bm25_query,
+        expand_query,
+    )
+
+    query = bm25_query("sales")
+    feedback = [
+        ("quarterly revenue grew", _mix((1, 2.0))),  # vectors need not be unit length
+        ("quarterly revenue fell", basis(2)),
+        ("tomatoes", None),  # a chunk without a vector adds words only
+    ]
+    vector, (terms, weights) = expand_query(basis(0), query, feedback)
+    v = np.asarray(vector)
+    assert np.linalg.norm(v) == pytest.approx(1.0, abs=1e-6)
+    # unit query + unit centroid of (b1, b2): b0 + (b1 + b2) / sqrt(2), normalized
+    assert v[:3] == pytest.approx([1 / np.sqrt(2), 0.5, 0.5], abs=1e-6)
+    added = dict(zip(terms, weights, strict=True))
+    shared = set(bm25_document("quarterly revenue")[0])
+    once = set(bm25_document("grew fell tomatoes")[0])
+    assert shared <= set(added) and not once & set(added)  # only words in 2+ chunks
+    assert max(added[t] for t in shared) == pytest.approx(FEEDBACK_TERM_WEIGHT)
+    assert added[query[0][0]] == pytest.approx(1.0)  # the question's own term leads
+    assert terms == sorted(terms)
+
+
+def test_expand_query_without_feedback_keeps_the_query() -> None:
+    from tera_desktop.core.store import bm25_query, expand_query
+
+    query = bm25_query("gate code")
+    vector, (terms, weights) = expand_query(_mix((0, 3.0)), query, [])
+    assert vector == pytest.approx(basis(0))
+    assert sorted(zip(terms, weights, strict=True)) == sorted(
+        zip(query[0], [w / max(query[1]) for w in query[1]], strict=True)
+    )
+
+
+def test_store_modes_and_setting_modes_agree() -> None:
+    from tera_desktop.core.settings import RETRIEVAL_MODES
+    from tera_desktop.core.store import MODES
+
+    assert MODES == RETRIEVAL_MODES
 
 
 def test_unknown_search_mode_is_an_error(store: Any) -> None:

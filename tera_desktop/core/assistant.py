@@ -165,9 +165,9 @@ def retrieve(
     today: date | None = None,
     mode: str = "dense",
 ) -> list[Hit]:
-    """The top-k relevant memories. ``mode``: "dense", "keyword" or "hybrid" (see
+    """The top-k relevant memories. ``mode``: "dense", "keyword", "hybrid" or "expanded" (see
     ``MemoryStore.search``). A memory counts as relevant when its similarity reaches
-    ``min_score`` or, in keyword and hybrid modes, when it contains an exact name, number or ID
+    ``min_score`` or, in the modes that use keywords, when it contains an exact name, number or ID
     from the question. When the question names chat senders or a period, chunks matching those
     filters come first; an unfiltered search fills the rest."""
     vector = embedder.embed_query(question)

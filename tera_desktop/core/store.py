@@ -33,8 +33,15 @@ from tera_desktop.core.errors import EmbeddingMismatchError, StoreError, StoreLo
 
 VECTOR_NAME = "dense"
 SPARSE_NAME = "bm25"  # keyword search: BM25 term weights, IDF applied by the engine
-MODES = ("dense", "keyword", "hybrid")
+MODES = ("dense", "keyword", "hybrid", "expanded")
 _RRF_K = 60
+# "expanded" search: pseudo-relevance feedback from the first hybrid search's top chunks
+# (measured on msmarco-5k by bench/bench_retrieval.py; the grid and its spread are in the README)
+FEEDBACK_DOCS = 5  # chunks the expansion is learned from
+FEEDBACK_DENSE_WEIGHT = 1.0  # query vector + this x the (unit) centroid of their vectors
+FEEDBACK_TERMS = 10  # keyword terms added to the query
+FEEDBACK_TERM_WEIGHT = 0.6  # their weight, relative to the query's strongest term
+FEEDBACK_TERM_MIN_DOCS = 2  # a term must appear in this many feedback chunks
 KIND_FACT = "fact"
 KIND_DOCUMENT = "document"
 LIVE = "live"
@@ -230,12 +237,68 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return float(x @ y) / denom if denom else 0.0
 
 
+SparseQuery = tuple[list[int], list[float]]  # BM25 term ids and weights
+Fused = tuple[Any, float, "dict[str, Any] | None", Any]  # id, fusion score, payload, vectors
+
+
+def _dense_of(vectors: Any) -> list[float] | None:
+    dense = vectors.get(VECTOR_NAME) if isinstance(vectors, dict) else None
+    return list(dense) if dense else None
+
+
+def expand_query(
+    vector: Sequence[float],
+    sparse: SparseQuery,
+    feedback: Sequence[tuple[str, Sequence[float] | None]],
+) -> tuple[list[float], SparseQuery]:
+    """Rocchio-style query expansion from feedback chunks (text, dense vector), best first.
+
+    Dense: the unit query vector plus ``FEEDBACK_DENSE_WEIGHT`` times the unit centroid of the
+    chunks' vectors. Keyword: the query's BM25 terms (scaled so the strongest is 1) plus the
+    ``FEEDBACK_TERMS`` terms with the highest mean BM25 weight over the chunks that appear in at
+    least ``FEEDBACK_TERM_MIN_DOCS`` of them, weighted up to ``FEEDBACK_TERM_WEIGHT``. The engine
+    multiplies in each term's IDF at search time, as for any keyword query."""
+    q = np.asarray(vector, dtype=np.float32)
+    q = q / (float(np.linalg.norm(q)) or 1.0)
+    vecs = [np.asarray(v, dtype=np.float32) for _, v in feedback if v is not None and len(v)]
+    if vecs:
+        centroid = np.mean([v / (float(np.linalg.norm(v)) or 1.0) for v in vecs], axis=0)
+        norm = float(np.linalg.norm(centroid))
+        if norm:
+            q = q + FEEDBACK_DENSE_WEIGHT * centroid / norm
+            q = q / (float(np.linalg.norm(q)) or 1.0)
+    indices, values = sparse
+    top = max(values, default=0.0) or 1.0
+    weights: dict[int, float] = {i: v / top for i, v in zip(indices, values, strict=True)}
+    totals: dict[int, float] = {}
+    docs: dict[int, int] = {}
+    for text, _ in feedback:
+        t_ids, t_vals = bm25_document(text)
+        for i, v in zip(t_ids, t_vals, strict=True):
+            totals[i] = totals.get(i, 0.0) + v
+            docs[i] = docs.get(i, 0) + 1
+    candidates = sorted(
+        (
+            (total / len(feedback), i)
+            for i, total in totals.items()
+            if i not in weights and docs[i] >= FEEDBACK_TERM_MIN_DOCS
+        ),
+        reverse=True,
+    )[:FEEDBACK_TERMS]
+    if candidates:
+        best = candidates[0][0]
+        for w, i in candidates:
+            weights[i] = FEEDBACK_TERM_WEIGHT * w / best
+    terms = sorted(weights)
+    return q.tolist(), (terms, [weights[i] for i in terms])
+
+
 def _fused_hit(
     point_id: Any, fused: float, payload: dict[str, Any] | None, vectors: Any, query: list[float]
 ) -> Hit:
     """A hybrid hit: scored by its cosine similarity (comparable with dense scores and the
     relevance threshold); the fusion score goes in ``extra``."""
-    dense = vectors.get(VECTOR_NAME) if isinstance(vectors, dict) else None
+    dense = _dense_of(vectors)
     hit = _hit(point_id, _cosine(dense, query) if dense else 0.0, payload)
     hit.extra["fused_score"] = float(fused)
     return hit
@@ -295,8 +358,30 @@ class _QdrantStore:
     def _query_keyword(self, text: str, limit: int, where: Where) -> list[Hit]:
         raise NotImplementedError
 
-    def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
+    def _fuse(
+        self, vector: list[float], sparse: SparseQuery, limit: int, where: Where
+    ) -> list[Fused]:
+        """Dense and sparse searches fused by reciprocal rank, with each point's dense vector."""
         raise NotImplementedError
+
+    # ---- searches built on the primitives --------------------------------------------------------
+    def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
+        fused = self._fuse(vector, bm25_query(text), limit, where)
+        return [_fused_hit(*f, vector) for f in fused]
+
+    def _query_expanded(
+        self, vector: list[float], text: str, limit: int, where: Where
+    ) -> list[Hit]:
+        """Hybrid search, then hybrid search again with a query expanded from the first search's
+        top chunks (pseudo-relevance feedback). Scores stay the cosine similarity to the
+        question itself, so the relevance threshold means what it does in the other modes."""
+        sparse = bm25_query(text)
+        first = self._fuse(vector, sparse, FEEDBACK_DOCS, where)
+        if len(first) < 2:  # nothing to learn from
+            return [_fused_hit(*f, vector) for f in self._fuse(vector, sparse, limit, where)]
+        feedback = [(str((f[2] or {}).get("text", "")), _dense_of(f[3])) for f in first]
+        dense2, sparse2 = expand_query(vector, sparse, feedback)
+        return [_fused_hit(*f, vector) for f in self._fuse(dense2, sparse2, limit, where)]
 
     def _scroll(
         self, where: Where, limit: int | None = None, newest_first: bool = False
@@ -396,8 +481,10 @@ class _QdrantStore:
         mode: str = "dense",
     ) -> list[Hit]:
         """Top-k live chunks. ``mode``: "dense" (cosine similarity of ``vector``), "keyword"
-        (BM25 on ``text``; scores are BM25) or "hybrid" (both, fused by reciprocal rank; scores
-        are the cosine similarity, ``extra["fused_score"]`` the RRF score). ``min_score`` applies
+        (BM25 on ``text``; scores are BM25), "hybrid" (both, fused by reciprocal rank; scores
+        are the cosine similarity, ``extra["fused_score"]`` the RRF score) or "expanded" (hybrid,
+        then hybrid again with the query expanded from the first top chunks by ``expand_query``;
+        scores as in hybrid, against the original ``vector``). ``min_score`` applies
         to dense mode only. ``senders`` keeps chat chunks with a message from any of them;
         ``date_from``/``date_to`` (ISO 8601) keep chunks whose messages overlap that period."""
         if mode not in MODES:
@@ -426,6 +513,8 @@ class _QdrantStore:
             return self._query_keyword(str(text), k, where)
         if mode == "hybrid":
             return self._query_hybrid(_as_list(vector), str(text), k, where)
+        if mode == "expanded":
+            return self._query_expanded(_as_list(vector), str(text), k, where)
         return self._query(_as_list(vector), k, where, min_score)
 
     def senders(self) -> list[str]:
@@ -648,10 +737,12 @@ class EdgeStore(_QdrantStore):
         )
         return [_hit(p.id, p.score, p.payload) for p in self._shard.query(req)]
 
-    def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
+    def _fuse(
+        self, vector: list[float], sparse: SparseQuery, limit: int, where: Where
+    ) -> list[Fused]:
         qe = self._qe
         f = self._filter(where)
-        indices, values = bm25_query(text)
+        indices, values = sparse
         depth = max(limit * 4, 20)
         prefetches = [
             qe.Prefetch(
@@ -675,9 +766,7 @@ class EdgeStore(_QdrantStore):
             with_payload=True,
             with_vector=[VECTOR_NAME],
         )
-        return [
-            _fused_hit(p.id, p.score, p.payload, p.vector, vector) for p in self._shard.query(req)
-        ]
+        return [(p.id, p.score, p.payload, p.vector) for p in self._shard.query(req)]
 
     def _scroll(
         self, where: Where, limit: int | None = None, newest_first: bool = False
@@ -975,10 +1064,12 @@ class ServerStore(_QdrantStore):
         )
         return [_hit(p.id, p.score, p.payload) for p in res.points]
 
-    def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
+    def _fuse(
+        self, vector: list[float], sparse: SparseQuery, limit: int, where: Where
+    ) -> list[Fused]:
         m = self._m
         f = self._filter(where)
-        indices, values = bm25_query(text)
+        indices, values = sparse
         depth = max(limit * 4, 20)
         prefetch = [m.Prefetch(query=vector, using=VECTOR_NAME, filter=f, limit=depth)]
         if indices:
@@ -999,7 +1090,7 @@ class ServerStore(_QdrantStore):
             with_payload=True,
             with_vectors=[VECTOR_NAME],
         )
-        return [_fused_hit(p.id, p.score, p.payload, p.vector, vector) for p in res.points]
+        return [(p.id, p.score, p.payload, p.vector) for p in res.points]
 
     def _scroll(
         self, where: Where, limit: int | None = None, newest_first: bool = False
