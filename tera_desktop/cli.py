@@ -26,6 +26,7 @@ from typing import Any
 
 from tera_desktop import __version__
 from tera_desktop.core.errors import Cancelled, TeraError
+from tera_desktop.core.settings import RETRIEVAL_MODES
 
 EXIT_PARTIAL = 2  # some files of an upload failed
 EXIT_INTERRUPTED = 130
@@ -65,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print a JSON list")
     s.add_argument(
         "--mode",
-        choices=["dense", "keyword", "hybrid"],
-        help="ranking: embeddings, keywords (BM25) or both fused (default: the setting)",
+        choices=list(RETRIEVAL_MODES),
+        help="ranking: embeddings, keywords (BM25), both fused, or both fused with the query "
+        "expanded from the first results (default: the setting)",
     )
 
     a = sub.add_parser("ask", help="ask a question; the answer streams, then its sources")

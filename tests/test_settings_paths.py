@@ -103,6 +103,16 @@ def test_unknown_keys_ignored_and_types_checked() -> None:
 def test_migration_runs_for_old_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     from tera_desktop.core import settings as mod
 
-    monkeypatch.setattr(mod, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(mod.MIGRATIONS, 1, lambda d: {**d, "top_k": int(d.get("k", 4))})
-    assert from_dict({"schema_version": 1, "k": 9}).top_k == 9
+    monkeypatch.setattr(mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(
+        mod.MIGRATIONS, SCHEMA_VERSION, lambda d: {**d, "top_k": int(d.get("k", 4))}
+    )
+    assert from_dict({"schema_version": SCHEMA_VERSION, "k": 9}).top_k == 9
+
+
+def test_schema_1_hybrid_default_moves_to_expanded_but_a_choice_stays() -> None:
+    assert from_dict({"schema_version": 1, "retrieval": "hybrid"}).retrieval == "expanded"
+    assert from_dict({"schema_version": 1, "retrieval": "dense"}).retrieval == "dense"
+    assert from_dict({"schema_version": 2, "retrieval": "hybrid"}).retrieval == "hybrid"
+    with pytest.raises(ConfigError, match="retrieval must be"):
+        from_dict({"retrieval": "fuzzy"})
