@@ -15,7 +15,7 @@ ingest         60 files                                   300 files
 generate       SmolLM2-135M                               SmolLM2-135M
 generate-phi2  Phi-2-shaped Q4_K_M GGUF if present        the same, made first if missing
 gui            200 files                                  500 files
-retrieval      a 1,500-passage subset of msmarco-5k       all 5,000 passages
+retrieval      a 1,500-passage subset of msmarco-5k       all 5,000 passages + feedback grid
 =============  =========================================  ==========================================
 
 Default DIR: ``bench/results/<date>-quick`` or ``bench/results/<date>-full``. The quick suite is
@@ -107,7 +107,7 @@ def plan(quick: bool, phi2: Path | None) -> list[Step]:
         Step(
             "retrieval",
             "bench.bench_retrieval",
-            ["--limit-corpus", "1500"] if quick else [],
+            ["--limit-corpus", "1500"] if quick else ["--feedback-grid"],
             600 if quick else 3600,
         )
     )

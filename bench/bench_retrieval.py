@@ -1,15 +1,16 @@
 """Retrieval quality through Tera's own path, on a public set (MS MARCO, TREC-DL queries).
 
     python -m bench.bench_retrieval [--limit-corpus N] [--model DIR]...
-                                    [--modes dense,keyword,hybrid] [--out PATH]
+                                    [--modes dense,keyword,hybrid,expanded] [--out PATH]
 
 Every passage of ``shared/benchmarks/msmarco-5k`` (BEIR format: 5,000 passages, 50 queries,
 graded qrels 1-3) is written as a small ``<corpus id>.txt`` file (title + text) into a temporary
 folder and ingested with ``Engine.upload`` into a temporary ``TERA_HOME``: the chunking, embedding
 and storage are Tera's. Each query then goes through Tera's search: ``embedder.embed_query`` and
-``store.search(vector, k=100, text=query, mode=MODE)`` for MODE in dense / keyword / hybrid (modes
-the store does not offer are skipped). Hits map back to corpus ids by the file name in
-``Hit.source``; several chunks of one passage keep that passage's best rank.
+``store.search(vector, k=100, text=query, mode=MODE)`` for MODE in dense / keyword / hybrid /
+expanded (hybrid, then hybrid again with the query expanded from its top 5 chunks: pseudo-relevance
+feedback; modes the store does not offer are skipped). Hits map back to corpus ids by the file
+name in ``Hit.source``; several chunks of one passage keep that passage's best rank.
 
 Metrics (means over queries; the definitions BEIR and pytrec_eval use):
 
@@ -47,13 +48,13 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "benchmarks" / "msmarco-5k"
-MODES = ("dense", "keyword", "hybrid")
+MODES = ("dense", "keyword", "hybrid", "expanded")
 K_RETRIEVE = 100
 PUBLISHED_LEADERBOARD_NDCG10 = {
     "bge-m3": 0.941,
@@ -279,6 +280,77 @@ def _latency(seconds: Sequence[float]) -> dict[str, float]:
     return latency_ms(seconds)
 
 
+FEEDBACK_GRID = {  # the store constant -> the values swept by --feedback-grid
+    "FEEDBACK_DOCS": (3, 5, 8, 10),
+    "FEEDBACK_DENSE_WEIGHT": (0.5, 1.0, 2.0),
+    "FEEDBACK_TERMS": (5, 10, 20),
+    "FEEDBACK_TERM_WEIGHT": (0.3, 0.6, 1.0),
+}
+CV_SPLITS = 20  # random halvings of the queries for the cross-validated figure
+
+
+def feedback_grid(
+    rank: Callable[[str], list[str]], qrels: Qrels, splits: int = CV_SPLITS
+) -> dict[str, Any]:
+    """ "expanded" mode over every combination of ``FEEDBACK_GRID`` (the store's constants,
+    patched for the sweep): the spread of the figures over the grid, the default's figures, and
+    an honest estimate of what tuning buys: 2-fold cross-validation, choosing the setting on one
+    half of the queries and scoring it on the other (``splits`` random halvings)."""
+    import itertools
+
+    from tera_desktop.core import store as store_mod
+
+    names = list(FEEDBACK_GRID)
+    saved = {n: getattr(store_mod, n) for n in names}
+    per: dict[tuple[Any, ...], dict[str, dict[str, float]]] = {}
+    try:
+        for combo in itertools.product(*FEEDBACK_GRID.values()):
+            for n, v in zip(names, combo, strict=True):
+                setattr(store_mod, n, v)
+            per[combo] = {q: query_metrics(rank(q), qrels[q]) for q in qrels}
+    finally:
+        for n, v in saved.items():
+            setattr(store_mod, n, v)
+
+    def mean(combo: tuple[Any, ...], metric: str, qs: Sequence[str]) -> float:
+        return sum(per[combo][q][metric] for q in qs) / len(qs)
+
+    qids = sorted(qrels)
+    spread: dict[str, Any] = {}
+    cv: dict[str, Any] = {}
+    for metric in ("ndcg@10", "ndcg@10_leaderboard"):
+        values = sorted(mean(c, metric, qids) for c in per)
+        spread[metric] = {
+            "min": round(values[0], 4),
+            "median": round(values[len(values) // 2], 4),
+            "max": round(values[-1], 4),
+        }
+        held_out: dict[str, list[float]] = {"ndcg@10": [], "ndcg@10_leaderboard": []}
+        for seed in range(splits):
+            order = qids[:]
+            random.Random(seed).shuffle(order)
+            halves = (order[::2], order[1::2])
+            for tune, test in (halves, halves[::-1]):
+                best = max(per, key=lambda c, tune=tune: mean(c, metric, tune))  # type: ignore[misc]
+                for m in held_out:
+                    held_out[m].extend(per[best][q][m] for q in test)
+        cv[f"tuned on {metric}"] = {m: round(sum(v) / len(v), 4) for m, v in held_out.items()}
+    default = tuple(saved[n] for n in names)
+    return {
+        "grid": {n: list(v) for n, v in FEEDBACK_GRID.items()},
+        "settings": len(per),
+        "default": dict(zip(names, default, strict=True)),
+        "default_scores": {
+            m: round(mean(default, m, qids), 4) for m in ("ndcg@10", "ndcg@10_leaderboard")
+        }
+        if default in per
+        else None,
+        "spread": spread,
+        "cross_validated": cv,
+        "splits": splits,
+    }
+
+
 def run_model(
     model: Mapping[str, Any],
     corpus: Mapping[str, str],
@@ -286,6 +358,7 @@ def run_model(
     qrels: Qrels,
     modes: Sequence[str],
     threads: int = 0,
+    grid: bool = False,
 ) -> dict[str, Any]:
     from tera_desktop.core import models as catalog
     from tera_desktop.core.engine import Engine
@@ -395,9 +468,24 @@ def run_model(
                         for q, s in scores["per_query"].items()
                     },
                 }
+            sweep = None
+            if grid and "expanded" in supported:
+
+                def rank(qid: str) -> list[str]:
+                    q = queries[qid]
+                    hits = store.search(
+                        engine.embedder.embed_query(q), k=K_RETRIEVE, text=q, mode="expanded"
+                    )
+                    return dedupe(
+                        by_name[Path(h.source).name] for h in hits if Path(h.source).name in by_name
+                    )
+
+                print(f"  feedback grid for {model['label']}…", file=sys.stderr, flush=True)
+                sweep = feedback_grid(rank, qrels)
             return {
                 "model": model["label"],
                 "folder": str(model["folder"]),
+                "feedback_grid": sweep,
                 "embedding_spec": {
                     "name": spec.name,
                     "dim": spec.dim,
@@ -480,7 +568,33 @@ def tables(data: Mapping[str, Any]) -> str:
         + "; nDCG gains = graded labels (linear), relevant = label ≥ 1; "
         "leaderboard nDCG = ideal DCG from the retrieved top 10's own labels."
     )
-    return f"{note}\n\n{quality}\n\n{published}\n\nIngestion through Engine.upload\n\n{speed}"
+    out = f"{note}\n\n{quality}\n\n{published}\n\nIngestion through Engine.upload\n\n{speed}"
+    grid = Table("model", "figure", "nDCG@10", "nDCG@10 (leaderboard)")
+    for r in data.get("results", []):
+        g = r.get("feedback_grid")
+        if not g:
+            continue
+        if g.get("default_scores"):
+            d = g["default_scores"]
+            grid.add(r["model"], "default setting", d["ndcg@10"], d["ndcg@10_leaderboard"])
+        for stat in ("min", "median", "max"):
+            grid.add(
+                r["model"],
+                f"grid {stat} ({g['settings']} settings)",
+                g["spread"]["ndcg@10"][stat],
+                g["spread"]["ndcg@10_leaderboard"][stat],
+            )
+        for how, v in g["cross_validated"].items():
+            grid.add(
+                r["model"],
+                f"2-fold cross-validated, {how}",
+                v["ndcg@10"],
+                v["ndcg@10_leaderboard"],
+            )
+    if grid.rows:
+        title = "Expanded mode: its feedback settings swept (each figure over all queries)"
+        out += f"\n\n{title}\n\n{grid}"
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -490,10 +604,15 @@ def main(argv: list[str] | None = None) -> int:
         "--model", type=Path, action="append", default=[], help="model folder (repeatable)"
     )
     p.add_argument("--no-auto-models", action="store_true", help="only the --model folders")
-    p.add_argument("--modes", default=",".join(MODES), help="dense,keyword,hybrid")
+    p.add_argument("--modes", default=",".join(MODES), help="dense,keyword,hybrid,expanded")
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: default)")
     p.add_argument("--data", type=Path, default=DATA_DIR, help="BEIR folder (msmarco-5k)")
     p.add_argument("--seed", type=int, default=0, help="for --limit-corpus")
+    p.add_argument(
+        "--feedback-grid",
+        action="store_true",
+        help="also sweep the expanded mode's feedback settings and cross-validate them",
+    )
     p.add_argument(
         "--out", type=Path, default=None, help="JSON (default bench/results/retrieval.json)"
     )
@@ -534,7 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for m in found:
         print(f"{m['label']}: ingesting…", flush=True)
-        results.append(run_model(m, corpus, queries, qrels, modes, args.threads))
+        results.append(
+            run_model(m, corpus, queries, qrels, modes, args.threads, args.feedback_grid)
+        )
     data: dict[str, Any] = {
         "benchmark": "retrieval",
         "machine": machine_info("fastembed", "onnxruntime", "qdrant-edge-py"),

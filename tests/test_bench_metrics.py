@@ -239,3 +239,32 @@ def test_report_charts(tmp_path: Path) -> None:
         assert (tmp_path / f"{png}.png").stat().st_size > 1000
     assert (tmp_path / "summary.md").read_text().count("![") == 4
     assert json.loads((tmp_path / "summary.json").read_text())["charts"]["gui"] == "gui_stall.png"
+
+
+def test_feedback_grid_sweeps_restores_and_cross_validates() -> None:
+    from bench.bench_retrieval import FEEDBACK_GRID, feedback_grid
+    from tera_desktop.core import store as store_mod
+
+    before = {n: getattr(store_mod, n) for n in FEEDBACK_GRID}
+    qrels = {f"q{i}": {"good": 3, "ok": 1} for i in range(6)}
+    seen: set[tuple[int, float]] = set()
+
+    def rank(qid: str) -> list[str]:
+        # one setting (8 feedback chunks, 20 terms) ranks the best passage first on every query
+        seen.add((store_mod.FEEDBACK_DOCS, store_mod.FEEDBACK_TERM_WEIGHT))
+        best = store_mod.FEEDBACK_DOCS == 8 and store_mod.FEEDBACK_TERMS == 20
+        return ["good", "ok"] if best else ["ok", "good"]
+
+    out = feedback_grid(rank, qrels, splits=3)
+    assert out["settings"] == math.prod(len(v) for v in FEEDBACK_GRID.values())
+    assert {n: getattr(store_mod, n) for n in FEEDBACK_GRID} == before  # constants restored
+    assert len(seen) == len(FEEDBACK_GRID["FEEDBACK_DOCS"]) * len(
+        FEEDBACK_GRID["FEEDBACK_TERM_WEIGHT"]
+    )
+    low = ndcg_at_k(["ok", "good"], {"good": 3, "ok": 1})
+    assert out["default_scores"]["ndcg@10"] == pytest.approx(round(low, 4))
+    spread = out["spread"]["ndcg@10"]
+    assert spread["min"] == pytest.approx(round(low, 4)) and spread["max"] == 1.0
+    # the best setting wins on every half, so the held-out figure is its own
+    for how in ("tuned on ndcg@10", "tuned on ndcg@10_leaderboard"):
+        assert out["cross_validated"][how]["ndcg@10"] == 1.0
