@@ -187,3 +187,35 @@ def test_no_socket_is_opened_with_local_models(
         "statuses": ["added"],
         "events": ["SourcesFound", "AnswerDone"],
     }
+
+
+PERSONAL = {  # one fact per topic, and a question that words it differently
+    "The gate code is 4512.": "what number opens the gate?",
+    "The wifi password is tulip-42.": "how do I get on the wireless network?",
+    "My sister Anna's birthday is on 14 March.": "when was Anna born?",
+    "I parked the car on level 3 of the airport garage.": "where did I leave the car?",
+    "The dentist appointment is on Tuesday at 9.": "when do I see the dentist?",
+    "Tom is allergic to peanuts.": "what food can't Tom eat?",
+    "The spare house key is under the blue flowerpot.": "where is the extra key to the house?",
+    "My passport expires in August 2027.": "when does my passport run out?",
+    "The boiler was serviced by Heatwell in January.": "who last serviced the boiler?",
+    "Our landlord is Mr. Okafor, phone 0161 555 0199.": "how do I reach the landlord?",
+    "The cat's vet is Dr. Singh at Riverside Clinic.": "which vet does the cat go to?",
+    "I lent my drill to Priya in September.": "who has my drill?",
+}
+
+
+def test_expanded_search_keeps_single_facts_first(
+    real_models: dict[str, Path], tmp_path: Path
+) -> None:
+    """A personal memory is mostly single facts, one per topic: feedback from the first search
+    must not pull a question away from its one matching fact."""
+    engine = Engine(get_paths(tmp_path / "home").ensure(), real_settings(real_models))
+    try:
+        for fact in PERSONAL:
+            engine.remember(fact)
+        for mode in ("hybrid", "expanded"):
+            firsts = {q: engine.search(q, 4, mode=mode)[0].text for q in PERSONAL.values()}
+            assert firsts == {q: f for f, q in PERSONAL.items()}, mode
+    finally:
+        engine.close()
