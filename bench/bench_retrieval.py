@@ -427,6 +427,19 @@ def run_model(
             results: dict[str, Any] = {}
             skipped = [m for m in modes if m not in supported]
             unmapped = 0
+
+            def corpus_ids(hits: Iterable[Any]) -> list[str]:
+                """The hits' corpus ids, best rank first; hits of no known file are counted."""
+                nonlocal unmapped
+                ids = []
+                for h in hits:
+                    cid = by_name.get(Path(h.source).name)
+                    if cid is None:
+                        unmapped += 1
+                    else:
+                        ids.append(cid)
+                return dedupe(ids)
+
             for mode in modes:
                 if mode not in supported:
                     continue
@@ -449,14 +462,7 @@ def run_model(
                     hits, search_s = search(queries[qid])
                     total.append(time.perf_counter() - t0)
                     alone.append(search_s)
-                    ids = []
-                    for h in hits:
-                        cid = by_name.get(Path(h.source).name)
-                        if cid is None:
-                            unmapped += 1
-                        else:
-                            ids.append(cid)
-                    run[qid] = dedupe(ids)
+                    run[qid] = corpus_ids(hits)
                 scores = evaluate(run, qrels)
                 results[mode] = {
                     **{m: round(scores[m], 4) for m in METRICS},
@@ -476,9 +482,7 @@ def run_model(
                     hits = store.search(
                         engine.embedder.embed_query(q), k=K_RETRIEVE, text=q, mode="expanded"
                     )
-                    return dedupe(
-                        by_name[Path(h.source).name] for h in hits if Path(h.source).name in by_name
-                    )
+                    return corpus_ids(hits)
 
                 print(f"  feedback grid for {model['label']}…", file=sys.stderr, flush=True)
                 sweep = feedback_grid(rank, qrels)

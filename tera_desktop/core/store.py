@@ -377,8 +377,8 @@ class _QdrantStore:
         question itself, so the relevance threshold means what it does in the other modes."""
         sparse = bm25_query(text)
         first = self._fuse(vector, sparse, FEEDBACK_DOCS, where)
-        if len(first) < 2:  # nothing to learn from
-            return [_fused_hit(*f, vector) for f in self._fuse(vector, sparse, limit, where)]
+        if len(first) < 2:  # nothing to learn from: that one chunk (or none) is all there is
+            return [_fused_hit(*f, vector) for f in first[:limit]]
         feedback = [(str((f[2] or {}).get("text", "")), _dense_of(f[3])) for f in first]
         dense2, sparse2 = expand_query(vector, sparse, feedback)
         return [_fused_hit(*f, vector) for f in self._fuse(dense2, sparse2, limit, where)]
