@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     mi.add_argument("--use", action="store_true", help="also make it the language model to use")
 
     sub.add_parser("info", help="where Tera keeps its data, and what it holds")
+    d = sub.add_parser(
+        "doctor", help="check this installation: libraries, models, memory, disk (with fixes)"
+    )
+    d.add_argument("--json", action="store_true", help="print the checks as JSON")
     return p
 
 
@@ -143,6 +147,8 @@ def _run(args: argparse.Namespace) -> int:
 
     paths = get_paths(args.home).ensure()
     setup_logging(paths).info("tera %s %s", __version__, args.command)
+    if args.command == "doctor":  # before the settings: a broken settings file is a finding
+        return _doctor(args, paths)
     settings = load_settings(paths)
     if args.command == "models":
         return _models(args, paths, settings)
@@ -399,6 +405,24 @@ def _info(paths: Any, settings: Any) -> int:
     print(f"  llm       {settings.llm_model}")
     print(f"  store     {settings.qdrant_url or 'embedded Qdrant engine (on disk)'}")
     return 0
+
+
+def _doctor(args: argparse.Namespace, paths: Any) -> int:
+    """Exit 0 when nothing failed (warnings allowed), 1 when a check failed."""
+    from tera_desktop.core import doctor
+
+    checks = []
+    if not args.json:
+        print(doctor.header())
+    for check in doctor.run_checks(paths):
+        checks.append(check)
+        if not args.json:
+            print(doctor.format_check(check), flush=True)
+    if args.json:
+        _emit(doctor.report_json(checks))
+    else:
+        print(doctor.summary(checks))
+    return 1 if doctor.overall(checks) == doctor.FAIL else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -173,9 +173,40 @@ def load_settings(paths: Paths, *, use_env: bool = True) -> Settings:
     return apply_env(settings) if use_env else settings
 
 
-def save_settings(paths: Paths, settings: Settings) -> None:
-    """Write atomically (temp file + rename), so a crash never leaves half a settings file."""
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings the environment overrides for this run: field name → value (valid ones)."""
+    env = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for var, attr in ENV_OVERRIDES.items():
+        if env.get(var, "").strip():
+            try:
+                found[attr] = _coerce(attr, env[var].strip(), f"${var}")
+            except ConfigError:
+                continue
+    return found
+
+
+def save_settings(
+    paths: Paths, settings: Settings, *, environ: Mapping[str, str] | None = None
+) -> None:
+    """Write atomically (temp file + rename), so a crash never leaves half a settings file.
+
+    Environment overrides are never persisted: a field that still holds its environment value is
+    written with the file's own value (the default when the file has none); a field the user
+    changed away from the environment's value is written as changed.
+    """
     settings.validate()
+    overridden = {
+        attr: value
+        for attr, value in env_overrides(environ).items()
+        if getattr(settings, attr) == value
+    }
+    if overridden:
+        try:
+            own = load_settings(paths, use_env=False)
+        except ConfigError:  # an unreadable file is replaced; its values cannot be kept
+            own = Settings()
+        settings = replace(settings, **{attr: getattr(own, attr) for attr in overridden})
     paths.config.mkdir(parents=True, exist_ok=True)
     tmp = paths.settings_file.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(asdict(settings), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -196,6 +196,9 @@ class MainWindow(QMainWindow):
         about = QAction(f"&About {APP_NAME}", self)
         about.triggered.connect(self._on_about_requested)
         help_menu.addAction(about)
+        check = QAction("&Check Installation…", self)
+        check.triggered.connect(self._on_check_installation_requested)
+        help_menu.addAction(check)
 
     def run_worker(
         self, name: str, fn: Callable[[threading.Event], Any], **handlers: Callable[..., None]
@@ -777,6 +780,12 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_open_data_folder_requested(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.data)))
+
+    @Slot()
+    def _on_check_installation_requested(self) -> None:
+        from tera_desktop.ui.doctor_dialog import DoctorDialog
+
+        DoctorDialog(self.paths, self.workers, self.engine, self).exec()
 
     @Slot()
     def _on_about_requested(self) -> None:
