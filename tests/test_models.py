@@ -126,6 +126,22 @@ def test_catalog_entries_are_complete_and_pinned() -> None:
     assert get_model("dolphin-2.6-phi-2").chat_format == "chatml"
 
 
+def test_qwen3_answers_without_thinking_and_qwen25_is_gone() -> None:
+    qwen3 = get_model("qwen3-1.7b")
+    assert qwen3.kind == "llm" and qwen3.license == "apache-2.0"
+    assert qwen3.gguf_file == "Qwen3-1.7B-Q4_K_M.gguf" and "Q4_K_M" in qwen3.gguf_file
+    assert 1.0e9 < qwen3.size < 1.4e9
+    assert qwen3.files[0].sha256 is not None
+    assert qwen3.chat_format == ""  # its own template: the one with the enable_thinking switch
+    assert qwen3.no_think and qwen3.template_kwargs == {"enable_thinking": False}
+    assert "Phi-2" in qwen3.description
+    phi2 = get_model("dolphin-2.6-phi-2")
+    assert not phi2.no_think and phi2.template_kwargs == {}
+    assert not any("qwen2.5" in name.lower() for name in CATALOG)
+    llms = [m.name for m in CATALOG.values() if m.kind == "llm"]
+    assert llms[:2] == ["dolphin-2.6-phi-2", "qwen3-1.7b"]  # offered beside the default
+
+
 def test_get_model_unknown_name_lists_known_ones() -> None:
     with pytest.raises(NotFoundError) as info:
         get_model("no-such-model")

@@ -76,6 +76,10 @@ class CatalogModel:
     # llm only
     context_length: int = 2048
     chat_format: str = ""  # llama-cpp-python chat_format; "" = the chat template inside the GGUF
+    # A hybrid reasoning model (Qwen3) whose answers must not think first: render its chat
+    # template with ``template_kwargs`` ({"enable_thinking": False}), which ends the generation
+    # prompt with an empty "<think>\n\n</think>\n\n" block, so the model answers at once.
+    no_think: bool = False
     # embedding only
     dim: int = 0
     pooling: str = "mean"  # "cls" | "mean"
@@ -107,6 +111,12 @@ class CatalogModel:
     def gguf_file(self) -> str:
         """The .gguf among ``files`` (llm only; "" for an embedding model)."""
         return next((f.name for f in self.files if f.name.lower().endswith(".gguf")), "")
+
+    @property
+    def template_kwargs(self) -> dict[str, Any]:
+        """Extra variables to render this model's chat template with (Jinja, as transformers's
+        ``apply_chat_template(..., **kwargs)``); empty for a model that needs none."""
+        return {"enable_thinking": False} if self.no_think else {}
 
 
 @dataclass(frozen=True)
@@ -155,16 +165,19 @@ _MODELS = (
         chat_format="chatml",
     ),
     _llm(
-        "qwen2.5-1.5b-instruct",
-        "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
-        "91cad51170dc346986eccefdc2dd33a9da36ead9",
-        "qwen2.5-1.5b-instruct-q4_k_m.gguf",
-        1_117_320_736,
-        "6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e",
-        description="Qwen2.5 1.5B Instruct, Q4_K_M (Qwen's own GGUF). Small, multilingual.",
+        "qwen3-1.7b",
+        "unsloth/Qwen3-1.7B-GGUF",
+        "d7f544eead698dbd1f15126ef60b45a1e1933222",
+        "Qwen3-1.7B-Q4_K_M.gguf",
+        1_107_409_472,
+        "b139949c5bd74937ad8ed8c8cf3d9ffb1e99c866c823204dc42c0d91fa181897",
+        description=(
+            "Qwen3 1.7B Instruct, Q4_K_M, thinking off. Answers faster than Phi-2 and stays "
+            "close to its sources (well grounded); multilingual."
+        ),
         license="apache-2.0",
         context_length=32768,
-        chat_format="chatml",
+        no_think=True,  # its own template (in the GGUF) with enable_thinking=False
     ),
     _llm(
         "llama-3.2-1b-instruct",

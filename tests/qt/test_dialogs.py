@@ -438,11 +438,11 @@ def test_invalid_settings_keep_the_dialog_open(qtbot, paths: Paths) -> None:  # 
     assert dialog.isVisible()
     assert dialog.error_label.text() == "Choose a language model."
 
-    dialog.llm_combo.setEditText("qwen2.5-1.5b-instruct")
+    dialog.llm_combo.setEditText("qwen3-1.7b")
     with qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(save, LEFT)
     assert not dialog.error_label.isVisible()
-    assert dialog.settings().llm_model == "qwen2.5-1.5b-instruct"
+    assert dialog.settings().llm_model == "qwen3-1.7b"
 
 
 def test_cancel_leaves_settings_unchanged(qtbot, paths: Paths) -> None:  # type: ignore[no-untyped-def]
