@@ -125,9 +125,7 @@ def run(model: Path, embedding: Path, tokens: int, threads: int, runs: int, n_ct
             out["ours_ttft"].append(first - start)
             out["ours_tps"].append((n - 1) / (end - first))
             # the exact prompt ours used
-            hits = engine.store.search(
-                engine.embedder.embed_query(question), 4, min_score=engine.embedder.min_score
-            )
+            hits = engine.search(question, 4)
             messages, _ = build_messages(question, hits, gen, max_answer_tokens=tokens)
             prompt = gen.tokens_for(messages)
             prompt_tokens = len(prompt)
@@ -177,6 +175,210 @@ def run(model: Path, embedding: Path, tokens: int, threads: int, runs: int, n_ct
     }
 
 
+# ---- a documents question: pasted, and typed at 5 characters/s ------------------------------
+DOC_QUERIES = ("19335", "87181", "104861", "130510", "146187")  # msmarco-5k test queries
+
+
+def documents_folder(folder: Path, passages_per_doc: int = 18, others: int = 240) -> list[str]:
+    """Multi-page Markdown documents of real text (MS MARCO passages: those relevant to a few
+    test queries, among others), and those queries phrased as questions."""
+    import json
+    import random
+
+    data = ROOT.parent / "shared" / "benchmarks" / "msmarco-5k"
+    corpus = {}
+    for line in (data / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            corpus[row["_id"]] = " ".join(row["text"].split())
+    queries = {}
+    for line in (data / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            queries[row["_id"]] = row["text"]
+    relevant: list[str] = []
+    for line in (data / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        qid, pid, grade = line.split("\t")
+        if qid in DOC_QUERIES and int(grade) >= 2 and pid in corpus:
+            relevant.append(pid)
+    rng = random.Random(3)
+    rest = [pid for pid in corpus if pid not in relevant]
+    chosen = relevant + rng.sample(rest, others)
+    rng.shuffle(chosen)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(0, len(chosen), passages_per_doc):
+        part = chosen[i : i + passages_per_doc]
+        body = "\n\n".join(corpus[pid] for pid in part)
+        (folder / f"notes-{i // passages_per_doc:02d}.md").write_text(
+            f"# Notes {i // passages_per_doc}\n\n{body}\n", encoding="utf-8"
+        )
+    return [queries[q][0].upper() + queries[q][1:] + "?" for q in DOC_QUERIES]
+
+
+def _first_token_s(events: object, start: float) -> tuple[float, object]:
+    from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token
+
+    first = evidence = None
+    done = None
+    for event in events:  # type: ignore[attr-defined]
+        now = time.perf_counter()
+        if isinstance(event, SourcesFound) and evidence is None:
+            evidence = now - start
+        if isinstance(event, Token) and first is None:
+            first = now - start
+        if isinstance(event, AnswerDone):
+            done = event
+    assert first is not None and evidence is not None
+    return first, (evidence, done)
+
+
+def run_documents(
+    model: Path, embedding: Path, threads: int, n_ctx: int, runs: int, cps: float = 5.0
+) -> dict:
+    """Time to first token for a documents question (4 chunks of multi-page documents):
+    before (main's prompt: the 4 whole chunks), pasted (Enter right away) and typed (the app
+    reads ahead while the question is typed at ``cps`` characters per second)."""
+    import threading
+
+    from tera_desktop.core.assistant import system_prompt
+    from tera_desktop.core.engine import Engine
+    from tera_desktop.core.generator import GenerationStats, Sampling
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.session import ChatSession
+    from tera_desktop.core.settings import Settings
+
+    out: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "before_ttft", "before_prompt", "before_eval", "pasted_ttft", "pasted_prompt",
+            "pasted_eval", "typed_ttft", "typed_eval", "evidence_s",
+        )
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        questions = documents_folder(Path(tmp) / "docs")
+        engine = Engine(
+            get_paths(Path(tmp) / "home").ensure(),
+            Settings(
+                embedding_model=str(embedding),
+                llm_model=str(model),
+                llm_context=n_ctx,
+                llm_threads=threads,
+                llm_threads_batch=threads,
+                max_answer_tokens=8,
+            ),
+        )
+        list(engine.upload([Path(tmp) / "docs"]))
+        gen = engine.generator
+        sampling = Sampling(max_tokens=4, temperature=0.0, seed=0, logit_bias={gen.eos_id: -1000.0})
+        system = [{"role": "system", "content": system_prompt()}]
+
+        def cold() -> None:  # the app's state before a first question: the system prompt read
+            gen._llm.reset()
+            gen.prefill(system)
+
+        for r in range(runs):
+            question = questions[r % len(questions)]
+            # before: main's prompt, the question searched alone, 4 whole chunks
+            cold()
+            hits = engine.search(question, 4)
+            refs = "\n".join(
+                f"[{i}] (from {Path(h.source).name}) {h.text}" for i, h in enumerate(hits, 1)
+            )
+            messages = [*system, {"role": "user", "content": f"References:\n{refs}\n\n"
+                                                             f"Question: {question}"}]  # fmt: skip
+            stats = GenerationStats()
+            t0 = time.perf_counter()
+            next(iter(gen.stream(messages, sampling, stats=stats)))
+            out["before_ttft"].append(time.perf_counter() - t0)
+            out["before_prompt"].append(stats.prompt_tokens)
+            out["before_eval"].append(stats.prompt_tokens_evaluated)
+            # pasted: Enter right away
+            cold()
+            session = ChatSession(engine, persist=False)
+            t0 = time.perf_counter()
+            ttft, (evidence, done) = _first_token_s(session.ask(question, sampling=sampling), t0)
+            out["pasted_ttft"].append(ttft)
+            out["evidence_s"].append(evidence)
+            out["pasted_prompt"].append(done.stats.prompt_tokens)  # type: ignore[attr-defined]
+            out["pasted_eval"].append(done.stats.prompt_tokens_evaluated)  # type: ignore[attr-defined]
+            # typed: the app reads ahead at each word while the user types
+            cold()
+            session = ChatSession(engine, persist=False)
+            worker: dict[str, object] = {}
+
+            def read_ahead(
+                text: str, worker: dict[str, object] = worker, session: ChatSession = session
+            ) -> None:
+                old = worker.get("thread")
+                if old is not None:
+                    worker["cancel"].set()  # type: ignore[attr-defined]
+                    old.join()  # type: ignore[attr-defined]
+                cancel = threading.Event()
+                thread = threading.Thread(
+                    target=lambda s=session, c=cancel: list(s.prepare(text, cancel=c)),
+                    daemon=True,
+                )
+                worker.update(thread=thread, cancel=cancel)
+                thread.start()
+
+            typed = ""
+            for ch in question:
+                time.sleep(1 / cps)
+                typed += ch
+                if ch == " ":
+                    read_ahead(typed)
+            t0 = time.perf_counter()  # Enter
+            if worker.get("thread") is not None:
+                worker["cancel"].set()  # type: ignore[attr-defined]
+            ttft, (_, done) = _first_token_s(session.ask(question, sampling=sampling), t0)
+            worker["thread"].join()  # type: ignore[attr-defined]
+            out["typed_ttft"].append(ttft)
+            out["typed_eval"].append(done.stats.prompt_tokens_evaluated)  # type: ignore[attr-defined]
+        engine.close()
+    med = {k: statistics.median(v) for k, v in out.items()}
+    return {
+        "model": model.name,
+        "threads": threads,
+        "runs": runs,
+        "before_prompt_tokens": int(med["before_prompt"]),
+        "before_evaluated_tokens": int(med["before_eval"]),
+        "before_ttft_s": round(med["before_ttft"], 2),
+        "pasted_prompt_tokens": int(med["pasted_prompt"]),
+        "pasted_evaluated_tokens": int(med["pasted_eval"]),
+        "pasted_ttft_s": round(med["pasted_ttft"], 2),
+        "typed_evaluated_tokens": int(med["typed_eval"]),
+        "typed_ttft_s": round(med["typed_ttft"], 2),
+        "evidence_ms": round(med["evidence_s"] * 1000, 1),
+        "typing_cps": cps,
+    }
+
+
+DOC_COLUMNS = {
+    "model": "model",
+    "threads": "threads",
+    "before: prompt / evaluated tok": ("before_prompt_tokens", "before_evaluated_tokens"),
+    "before TTFT s": "before_ttft_s",
+    "pasted: prompt / evaluated tok": ("pasted_prompt_tokens", "pasted_evaluated_tokens"),
+    "pasted TTFT s": "pasted_ttft_s",
+    "typed: evaluated tok": "typed_evaluated_tokens",
+    "typed TTFT s (Enter → 1st token)": "typed_ttft_s",
+    "evidence shown ms": "evidence_ms",
+}
+
+
+def documents_table(results: list[dict]) -> Table:
+    table = Table(*DOC_COLUMNS)
+    for r in results:
+        row = []
+        for key in DOC_COLUMNS.values():
+            if isinstance(key, tuple):
+                row.append(" / ".join(str(r.get(k)) for k in key))
+            else:
+                row.append(r.get(key))
+        table.add(*row)
+    return table
+
+
 COLUMNS = {  # column title → result key
     "model": "model",
     "threads": "threads",
@@ -209,20 +411,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ctx", type=int, default=2048)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "generate.json")
+    p.add_argument(
+        "--documents",
+        action="store_true",
+        help="also time a documents question: before / pasted / typed at 5 characters/s",
+    )
+    p.add_argument("--documents-only", action="store_true", help="only the documents question")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     found = default_models() if not (args.model and args.embedding) else {}
     models = args.model or [found["gguf"]]
     embedding = args.embedding or found["embedding"]
-    results = [run(m, embedding, args.tokens, args.threads, args.runs, args.ctx) for m in models]
-    table = results_table(results)
-    print(table)
+    results = (
+        []
+        if args.documents_only
+        else [run(m, embedding, args.tokens, args.threads, args.runs, args.ctx) for m in models]
+    )
+    if results:
+        print(results_table(results))
+    documents = []
+    if args.documents or args.documents_only:
+        documents = [run_documents(m, embedding, args.threads, args.ctx, args.runs) for m in models]
+        print("\nA documents question (4 chunks of multi-page documents):")
+        print(documents_table(documents))
     write_json(
         args.out,
         {
             "benchmark": "generate",
             "machine": machine_info("llama-cpp-python", "fastembed"),
             "results": results,
+            "documents": documents,
             "rss": rss_mb(),
         },
     )

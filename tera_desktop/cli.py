@@ -27,6 +27,7 @@ from typing import Any
 from tera_desktop import __version__
 from tera_desktop.core.errors import Cancelled, TeraError
 from tera_desktop.core.settings import RETRIEVAL_MODES
+from tera_desktop.core.units import MB
 
 EXIT_PARTIAL = 2  # some files of an upload failed
 EXIT_INTERRUPTED = 130
@@ -75,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("question", nargs="+")
     a.add_argument("-k", type=int, default=None, help="how many memories to use (default 4)")
     a.add_argument("--json", action="store_true", help="print the answer and sources as JSON")
+    a.add_argument(
+        "--chat",
+        metavar="NAME",
+        help="continue the conversation NAME (its title or id, as `tera chats` lists them; the "
+        "app shows the same ones), or start one with that title; follow-ups see earlier turns",
+    )
+
+    ch = sub.add_parser("chats", help="list the saved conversations (newest first)")
+    ch.add_argument("--json", action="store_true", help="print a JSON list")
 
     f = sub.add_parser("forget", help="forget a fact or document, a file's chunks, or everything")
     g = f.add_mutually_exclusive_group(required=True)
@@ -121,7 +131,7 @@ def _progress_printer() -> Any:
             eta = f", {progress.eta_s:.0f} s left" if progress.eta_s else ""
             sys.stderr.write(
                 f"\rDownloading {progress.file}: {pct:3d}% "
-                f"({progress.done / 1e6:.1f}/{progress.total / 1e6:.1f} MB{eta})   "
+                f"({progress.done / MB:.1f}/{progress.total / MB:.1f} MB{eta})   "
             )
             sys.stderr.flush()
             if progress.done >= progress.total:
@@ -154,6 +164,8 @@ def _run(args: argparse.Namespace) -> int:
         return _models(args, paths, settings)
     if args.command == "info":
         return _info(paths, settings)
+    if args.command == "chats":
+        return _chats(args, paths)
 
     engine = Engine(paths, settings)
     try:
@@ -239,50 +251,85 @@ def _search(args: argparse.Namespace, engine: Any) -> int:
 
 
 def _ask(args: argparse.Namespace, engine: Any) -> int:
-    from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token
+    from tera_desktop.core.assistant import AnswerDone, Reading, SourcesFound, Token
+    from tera_desktop.core.conversations import ConversationStore
+    from tera_desktop.core.session import ChatSession, answer_json
 
+    if args.chat is not None:
+        store = ConversationStore(engine.paths)
+        name = " ".join(args.chat.split())
+        if not name:
+            raise TeraError("The conversation name is empty.", "See `tera chats`.")
+        session = ChatSession(engine, store, store.find(name))
+        if not session.conversation.messages and session.conversation.title != name:
+            session.rename_open(name)
+    else:
+        session = ChatSession(engine, persist=False)
     cancel = threading.Event()
     sources: list[Any] = []
     done: AnswerDone | None = None
+    reading = False
     try:
-        for event in engine.ask(" ".join(args.question), cancel=cancel, top_k=args.k):
+        for event in session.ask(" ".join(args.question), cancel=cancel, top_k=args.k):
             if isinstance(event, SourcesFound):
                 sources = event.sources
+            elif isinstance(event, Reading) and not args.json and sys.stderr.isatty():
+                reading = True
+                sys.stderr.write(
+                    f"\rReading {event.sources} sources… {int(100 * event.fraction):3d}%"
+                )
+                sys.stderr.flush()
             elif isinstance(event, Token) and not args.json:
+                if reading:
+                    sys.stderr.write("\r" + " " * 40 + "\r")
+                    reading = False
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
             elif isinstance(event, AnswerDone):
                 done = event
+                sources = event.sources
     except KeyboardInterrupt:
         cancel.set()
         print("\n[stopped]")
         return EXIT_INTERRUPTED
     if args.json:
-        _emit(
-            {
-                "answer": done.text if done else "",
-                "no_memory": bool(done and done.no_memory),
-                "sources": [
-                    {
-                        "n": s.number,
-                        "id": s.id,
-                        "kind": s.kind,
-                        "source": s.source,
-                        "score": round(s.score, 6),
-                        "text": s.text,
-                        "created_at": s.created_at,
-                    }
-                    for s in sources
-                ],
-            }
-        )
+        _emit(answer_json(done, sources))
         return 0
     print()
+    if done is not None and done.text != done.raw_text and done.raw_text:
+        print(f"\n(checked: {done.text})")
+    if done is not None and done.checks.unsupported:
+        print("Not found in memory: " + ", ".join(done.checks.unsupported))
     if sources:
         print("\nSources:")
         for s in sources:
-            text = " ".join(s.text.split())
+            text = " ".join((" ".join(s.evidence) or s.text).split())
             print(f"[{s.number}] {s.label} · {s.score:.3f} · {text[:160]}")
+    return 0
+
+
+def _chats(args: argparse.Namespace, paths: Any) -> int:
+    from tera_desktop.core.conversations import ConversationStore
+
+    summaries = ConversationStore(paths).list()
+    if args.json:
+        _emit(
+            [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "created_at": c.created_at,
+                    "updated_at": c.updated_at,
+                    "messages": c.message_count,
+                }
+                for c in summaries
+            ]
+        )
+        return 0
+    if not summaries:
+        print('No conversations yet. Start one: tera ask --chat "My chat" "a question"')
+    for c in summaries:
+        print(f"{c.updated_at[:16].replace('T', ' ')}  {c.id[:8]}  {c.title}  ({c.message_count})")
     return 0
 
 
@@ -368,7 +415,7 @@ def _models(args: argparse.Namespace, paths: Any, settings: Any) -> int:
         for entry, installed, active in rows:
             mark = "*" if active else " "
             state = "installed" if installed else "not downloaded"
-            print(f"{mark} {entry.kind:<9} {entry.name:<40} {entry.size / 1e6:8.0f} MB  {state}")
+            print(f"{mark} {entry.kind:<9} {entry.name:<40} {entry.size / MB:8.0f} MB  {state}")
         for path in local:
             print(f"  local     {path}")
         print("(* = in use; models live in", paths.models, ")")

@@ -1,4 +1,5 @@
-"""ask(): retrieval → grounded prompt with numbered sources in a token budget → streamed answer."""
+"""ask(): retrieval → grounded prompt with numbered sources in a token budget → streamed answer
+(through a one-off ChatSession), and the prompt's pieces: evidence sentences, references."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from tera_desktop.core.assistant import (
     SourcesFound,
     Token,
     build_messages,
+    select_evidence,
     system_prompt,
 )
+from tera_desktop.core.checks import CUT_MARK
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ModelMissingError
 from tera_desktop.core.store import Hit
@@ -37,14 +40,15 @@ def test_ask_streams_tokens_after_its_sources(engine: Engine) -> None:
     assert len(tokens) >= 2
     done = events[-1]
     assert isinstance(done, AnswerDone) and not done.no_memory and not done.stopped
-    assert done.text == "".join(t.text for t in tokens).strip()
+    assert done.raw_text == "".join(t.text for t in tokens).strip()
+    assert done.cut and done.text.endswith(CUT_MARK)  # the tiny model writes to the limit
     assert done.sources == sources
 
 
 def test_nothing_relevant_says_so_without_running_the_model(engine: Engine) -> None:
     engine.remember("the gate code is 4512")
     events = events_of(engine, "zzzz qqqq")  # no shared word: below the relevance threshold
-    assert events[0] == SourcesFound([])
+    assert events[0] == SourcesFound([], "zzzz qqqq")
     assert events[1] == Token(NO_MEMORY_ANSWER)
     assert isinstance(events[2], AnswerDone) and events[2].no_memory
     assert not engine.generator_loaded
@@ -79,6 +83,7 @@ def test_stop_keeps_the_partial_answer(engine: Engine) -> None:
         if isinstance(event, AnswerDone):
             done = event
     assert done.stopped and len(got) == 2 and done.text == "".join(got).strip()
+    assert not done.cut
 
 
 def test_system_prompt_has_todays_date_and_the_rules() -> None:
@@ -113,8 +118,37 @@ def test_sources_fit_the_token_budget() -> None:
     assert total + 50 <= gen.n_ctx
     assert 1 <= len(sources) < 8
     assert [s.number for s in sources] == list(range(1, len(sources) + 1))
-    assert "[1] (from d0.md)" in messages[1]["content"]
+    assert "[1] d0.md: w w" in messages[1]["content"]
     assert messages[1]["content"].endswith("Question: question?")
+
+
+def test_evidence_is_the_sentences_that_match_the_question() -> None:
+    text = (
+        "The house was built in 1932. The roof was replaced in 2019 after a storm. "
+        "The garden has three apple trees. The basement floods in spring. "
+        "The heating is a gas boiler from 2011."
+    )
+    assert select_evidence("When was the roof replaced?", text) == (
+        "The roof was replaced in 2019 after a storm.",
+    ) or select_evidence("When was the roof replaced?", text)[0].startswith("The roof")
+    picked = select_evidence("what heating does the house have", text)
+    assert "The heating is a gas boiler from 2011." in picked
+    assert len(" ".join(picked)) <= 360
+    assert select_evidence("anything", "Short fact.") == ("Short fact.",)
+    no_overlap = select_evidence("zzz", text)
+    assert no_overlap[0] == "The house was built in 1932."
+
+
+def test_documents_send_their_evidence_not_the_whole_chunk() -> None:
+    gen = _CountingGen()
+    long = " ".join(f"Sentence {i} is about topic {i}." for i in range(40))
+    hit = Hit("id0", 0.9, "document", "/docs/notes.md", long + " The boiler was serviced in May.",
+              "2026-11-01", "", 0)  # fmt: skip
+    messages, sources = build_messages("when was the boiler serviced?", [hit], gen,  # type: ignore[arg-type]
+                                       max_answer_tokens=50)  # fmt: skip
+    assert "The boiler was serviced in May." in messages[1]["content"]
+    assert "Sentence 30" not in messages[1]["content"]
+    assert sources[0].evidence and sources[0].text == hit.text
 
 
 def test_a_lone_huge_source_is_truncated_not_dropped() -> None:

@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from tera_desktop.core.assistant import retrieve
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.ingest import FileResult
 from tera_desktop.core.ingest.extractors import Extracted, Section, register
+from tera_desktop.core.retrieval import retrieve as _retrieve
 
 START = datetime(2023, 4, 20, 9, 0)
 PEOPLE = ["Sam", "Alex", "Anna"]
@@ -101,6 +101,12 @@ def test_a_question_naming_a_sender_and_a_month_uses_them(engine: Engine, tmp_pa
     assert hits[0].extra["date_from"][:10] == "2023-04-20"
     assert len(hits) == 4
     assert any(h.kind == "fact" or h.extra["date_from"][:10] != "2023-04-20" for h in hits[1:])
+
+
+def retrieve(question: str, embedder, store, top_k: int, min_score: float, today: date) -> list:  # type: ignore[no-untyped-def]
+    return _retrieve(
+        question, embedder, store, top_k=top_k, min_score=min_score, today=today, mode="dense"
+    ).hits
 
 
 def _export(path: Path) -> None:

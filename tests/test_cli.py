@@ -36,10 +36,45 @@ def test_remember_search_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "remember", "my cat is blue")
     code, out, _ = run(capsys, "search", "gate code", "-k", "2", "--json")
     hits = json.loads(out)
-    assert code == 0 and len(hits) == 2
+    assert code == 0 and 1 <= len(hits) <= 2  # only relevant memories: the same as `ask` uses
     assert all(set(h) == {"id", "score", "kind", "source", "text", "created_at"} for h in hits)
     assert hits[0]["text"] == "the gate code is 4512" and hits[0]["kind"] == "fact"
-    assert hits[0]["score"] >= hits[1]["score"]
+    assert all(hits[0]["score"] >= h["score"] for h in hits)
+
+
+def test_search_ranks_like_ask(capsys: pytest.CaptureFixture[str]) -> None:
+    for fact in ("the gate code is 4512", "my cat is blue", "the wifi password is tulip"):
+        run(capsys, "remember", fact)
+    _, out, _ = run(capsys, "search", "what is the gate code", "--json")
+    searched = [h["id"] for h in json.loads(out)]
+    _, out, _ = run(capsys, "ask", "what is the gate code", "--json")
+    asked = [s["id"] for s in json.loads(out)["sources"]]
+    assert searched == asked
+    _, out, _ = run(capsys, "search", "zzzz qqqq", "--json")
+    assert json.loads(out) == []  # below the relevance threshold, as for a question
+
+
+def test_ask_chat_continues_a_named_conversation(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "remember", "My accountant is Maria Keller.")
+    run(capsys, "remember", "Maria Keller's office number is 030 5551234.")
+    run(capsys, "remember", "The plumber's office number is 0171 5559876.")
+    code, out, _ = run(capsys, "ask", "--chat", "Taxes", "who is my accountant?", "--json")
+    first = json.loads(out)
+    assert code == 0 and first["query"] == "who is my accountant?"
+    code, out, _ = run(capsys, "ask", "--chat", "taxes", "what is her office number?", "--json")
+    second = json.loads(out)
+    assert "Keller" in second["query"]  # searched with the conversation's context
+    assert second["sources"] and second["answer"]
+    assert set(second["checks"]) >= {"unsupported", "removed_citations", "cut"}
+    code, out, _ = run(capsys, "chats", "--json")
+    chats = json.loads(out)
+    assert code == 0 and len(chats) == 1
+    assert chats[0]["title"] == "Taxes" and chats[0]["messages"] == 4
+    code, out, _ = run(capsys, "chats")
+    assert "Taxes" in out and chats[0]["id"][:8] in out
+    run(capsys, "ask", "what is her office number?", "--json")  # alone: not kept
+    _, out, _ = run(capsys, "chats", "--json")
+    assert len(json.loads(out)) == 1
 
 
 def test_upload_list_forget(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

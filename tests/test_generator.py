@@ -118,3 +118,45 @@ def test_missing_and_corrupt_model_files(tmp_path: Path) -> None:
     truncated.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
     with pytest.raises(ModelLoadError, match="corrupt or incomplete"):
         LlamaGenerator(truncated)
+
+
+THINKING_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}"
+    "{{ '<think>\n\n</think>\n\n' }}{% endif %}{% endif %}"
+)
+
+
+def test_a_thinking_switch_in_the_template_is_turned_off(tmp_path: Path) -> None:
+    from tera_desktop.testing.tiny_models import write_tiny_gguf
+
+    path = write_tiny_gguf(tmp_path / "thinking.gguf", chat_template=THINKING_TEMPLATE)
+    g = LlamaGenerator(path, n_ctx=256)
+    try:
+        assert g.template_kwargs == {"enable_thinking": False}
+        assert g.render(q("hi")).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+        assert not g.render(q("hi"), add_generation_prompt=False).endswith("</think>\n\n")
+        assert len(list(g.stream(q("hi"), Sampling(max_tokens=3)))) >= 1
+    finally:
+        g.close()
+
+
+def test_prefill_steps_read_in_batches_and_resume_after_cancel(gen: LlamaGenerator) -> None:
+    messages = q("a long question " * 20)
+    tokens = gen.tokens_for(messages)
+    gen._llm.reset()
+    cancel = threading.Event()
+    seen = []
+    for done, total in gen.prefill_steps(tokens, cancel=cancel, batch=16):
+        seen.append((done, total))
+        if done >= 32:
+            cancel.set()
+    assert seen[0] == (0, len(tokens) - 1) and seen[-1][0] == 32
+    rest = list(gen.prefill_steps(tokens, batch=16))
+    assert rest[0] == (0, len(tokens) - 1 - 32) and rest[-1][0] == rest[-1][1]
+    stats = GenerationStats()
+    assert len(list(gen.stream(messages, Sampling(max_tokens=2), stats=stats))) >= 1
+    assert stats.prompt_tokens_evaluated == 1  # everything but the last token was read ahead

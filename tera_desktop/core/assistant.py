@@ -1,24 +1,32 @@
-"""Answering: retrieve the relevant memories, build a grounded prompt, stream the answer.
+"""Prompt building for grounded answers: the sources' evidence, the numbered references, the turns.
 
-``ask()`` is a generator of events: ``SourcesFound`` first (the numbered memories the answer may
-use), then ``Token``s as the model writes, then ``AnswerDone``. When no memory is relevant enough it
-says so plainly instead of letting the model invent an answer, and the model is not run at all.
+The conversation engine (``core/session.py``) uses these pieces; the events it yields are defined
+here: ``SourcesFound`` first (the numbered memories, each with the sentences that best match the
+question: shown before the model writes), ``Reading`` while the model reads its prompt, ``Token``s
+as it writes, then ``AnswerDone`` with the checked answer.
+
+The prompt is built for llama.cpp's KV cache: the system prompt, then the earlier turns exactly as
+they were sent, then this turn's new references, then the question last. References are numbered
+across the conversation and a reference sent in an earlier turn is not sent again, so a follow-up
+evaluates only its new references and question; the sources of one turn are kept in a canonical
+order (not by score) so the prefix evaluated while the user types survives small rank changes.
+Each reference carries only the sentences of its chunk that best match the question (the whole
+chunk stays one click away in the app).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from tera_desktop.core.embedder import Embedder
-from tera_desktop.core.errors import GenerationError, ModelMissingError
-from tera_desktop.core.generator import GenerationStats, Generator, Message, Sampling
-from tera_desktop.core.query_filters import distinctive_terms, extract_filters, mentions
-from tera_desktop.core.store import KIND_DOCUMENT, Hit, MemoryStore
+from tera_desktop.core.checks import AnswerCheck
+from tera_desktop.core.errors import GenerationError
+from tera_desktop.core.generator import GenerationStats, Generator, Message
+from tera_desktop.core.retrieval import content_words
+from tera_desktop.core.store import KIND_DOCUMENT, Hit
 
 SYSTEM_PROMPT = (
     "You are a friendly and helpful AI assistant named Tera. Today is {today}. "
@@ -31,7 +39,20 @@ NO_MEMORY_ANSWER = (
     "I don't have anything in my memory about that. "
     "Teach me with “Remember…” or add a document, then ask again."
 )
+NO_MODEL_ANSWER = "No language model is loaded, so here are the memories that match your question."
+QUESTION_MARK = "Question:"
 _TEMPLATE_MARGIN = 48  # tokens the chat template adds around the messages
+EVIDENCE_SENTENCES = 2  # sentences of a chunk sent to the model
+EVIDENCE_MAX_CHARS = 360  # ~90 tokens: a reference's evidence, at most
+
+
+def not_in_memory_answer(words: str, sources: Sequence[Source]) -> str:
+    """The honest answer when the sources are on the topic but cannot hold the answer."""
+    cites = "".join(f"[{s.number}]" for s in sources[:3])
+    return (
+        f"My memory has notes on this {cites}, but none of them says {words}. "
+        "If you know it, teach me with “Remember…”."
+    )
 
 
 @dataclass(frozen=True)
@@ -45,18 +66,48 @@ class Source:
     created_at: str
     title: str = ""
     page: int | None = None
+    evidence: tuple[str, ...] = ()  # the sentences of ``text`` that best match the question
+    start_s: float | None = None  # audio: where the chunk starts and ends in the recording
+    end_s: float | None = None
+    ocr: bool = False  # the text was read from an image by OCR
 
     @property
     def label(self) -> str:
         if self.kind == KIND_DOCUMENT:
             name = Path(self.source).name or self.title
-            return f"{name} (p. {self.page})" if self.page else name
+            if self.start_s is not None:
+                end = f"–{_clock(self.end_s)}" if self.end_s is not None else ""
+                return f"{name} {_clock(self.start_s)}{end}"
+            if self.page:
+                return f"{name} (p. {self.page}{', OCR' if self.ocr else ''})"
+            return f"{name} (OCR)" if self.ocr else name
         return "fact"
+
+
+def _clock(seconds: float | None) -> str:
+    s = int(seconds or 0)
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 @dataclass(frozen=True)
 class SourcesFound:
     sources: list[Source]
+    query: str = ""  # the standalone query retrieval used (a follow-up gets its context)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The model is reading its prompt: ``done`` of ``total`` new tokens evaluated."""
+
+    done: int
+    total: int
+    sources: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
 
 
 @dataclass(frozen=True)
@@ -72,9 +123,13 @@ class AnswerDone:
     stopped: bool = False
     stats: GenerationStats = field(default_factory=GenerationStats)
     retrieval_s: float = 0.0
+    query: str = ""
+    checks: AnswerCheck = field(default_factory=AnswerCheck)
+    cut: bool = False
+    raw_text: str = ""  # what the model wrote, before the checks
 
 
-AskEvent = SourcesFound | Token | AnswerDone
+AskEvent = SourcesFound | Reading | Token | AnswerDone
 
 
 def system_prompt(today: date | None = None) -> str:
@@ -82,10 +137,104 @@ def system_prompt(today: date | None = None) -> str:
     return SYSTEM_PROMPT.format(today=day.strftime("%A, %d %B %Y"))
 
 
-def _reference(source: Source, text: str) -> str:
+_SENTENCE = re.compile(r"(?<=[.!?…])[\"'”)\]]*\s+(?=[^\s])|\n\s*\n|\n(?=\s*[-*•#\d])")
+
+
+_GOES_ON = re.compile(r"(?:she|he|it|they|this|that|these|those|there|its|their|his|her)\b", re.I)
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences (and list items and paragraphs), whitespace collapsed."""
+    out = []
+    for part in _SENTENCE.split(text):
+        part = " ".join(part.split())
+        if part:
+            out.append(part)
+    return out
+
+
+def _stem(word: str) -> str:
+    return word[:5] if len(word) > 5 else word
+
+
+def select_evidence(
+    question: str,
+    text: str,
+    *,
+    max_sentences: int = EVIDENCE_SENTENCES,
+    max_chars: int = EVIDENCE_MAX_CHARS,
+) -> tuple[str, ...]:
+    """The sentences of ``text`` that best match ``question``, in their order in the text.
+
+    Scored by the question's words they share (a crude stem: the first five letters), rarer and
+    longer words counting more; ties go to the earlier sentence. A text that already fits is kept
+    whole. With no shared word, the first sentences (a chunk's opening names its subject)."""
+    parts = sentences(text)
+    if not parts:
+        return ()
+    if len(" ".join(parts)) <= max_chars and len(parts) <= max_sentences + 1:
+        return tuple(parts)
+    want = {_stem(w) for w in content_words(question)}
+    scored = []
+    for i, part in enumerate(parts):
+        have = {_stem(w) for w in content_words(part)}
+        score = sum(1.0 + min(len(w), 8) / 8 for w in want & have)
+        scored.append((score, -i))
+    best = sorted(range(len(parts)), key=lambda i: scored[i], reverse=True)
+    if scored[best[0]][0] == 0:
+        best = list(range(len(parts)))
+    else:  # only sentences that match; one that goes on about it ("She…", "It…") follows
+        best = [i for i in best if scored[i][0] > 0]
+        follow = best[0] + 1
+        if len(best) < max_sentences and follow < len(parts) and _GOES_ON.match(parts[follow]):
+            best.append(follow)
+    chosen: list[int] = []
+    used = 0
+    for i in best[:max_sentences]:
+        if chosen and used + len(parts[i]) > max_chars:
+            break
+        chosen.append(i)
+        used += len(parts[i])
+    picked = [parts[i] for i in sorted(chosen)]
+    if picked and len(picked[0]) > max_chars:
+        cut = picked[0][:max_chars].rsplit(" ", 1)[0]
+        picked[0] = cut + " …"
+    return tuple(picked)
+
+
+def to_source(number: int, hit: Hit, evidence: Sequence[str] = ()) -> Source:
+    page = hit.extra.get("page")
+    start, end = hit.extra.get("start_s"), hit.extra.get("end_s")
+    return Source(
+        number=number,
+        id=hit.id,
+        kind=hit.kind,
+        source=hit.source,
+        score=hit.score,
+        text=hit.text,
+        created_at=hit.created_at,
+        title=str(hit.extra.get("title") or ""),
+        page=int(page) if isinstance(page, int) else None,
+        evidence=tuple(evidence),
+        start_s=float(start) if isinstance(start, int | float) else None,
+        end_s=float(end) if isinstance(end, int | float) else None,
+        ocr=bool(hit.extra.get("ocr")),
+    )
+
+
+def reference_line(source: Source, text: str | None = None) -> str:
+    """How a source is shown to the model: "[2] dentist.md: …" or "[3] fact (2026-03-01): …"."""
+    body = text if text is not None else " ".join(source.evidence) or source.text
+    body = " ".join(body.split())
     if source.kind == KIND_DOCUMENT:
-        return f"[{source.number}] (from {source.label}) {text}"
-    return f"[{source.number}] (remembered {source.created_at[:10]}) {text}"
+        return f"[{source.number}] {source.label}: {body}"
+    return f"[{source.number}] fact ({source.created_at[:10]}): {body}"
+
+
+def canonical_order(hits: Sequence[Hit]) -> list[Hit]:
+    """The order sources are sent in: by document and position, not by score, so the prompt's
+    prefix stays the same while a question typed word by word reshuffles the ranks."""
+    return sorted(hits, key=lambda h: (h.kind, h.source, h.chunk_index, h.created_at, h.id))
 
 
 def _truncate(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
@@ -102,19 +251,168 @@ def _truncate(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
     return " ".join(words[:lo]) + " …"
 
 
-def to_source(number: int, hit: Hit) -> Source:
-    page = hit.extra.get("page")
-    return Source(
-        number=number,
-        id=hit.id,
-        kind=hit.kind,
-        source=hit.source,
-        score=hit.score,
-        text=hit.text,
-        created_at=hit.created_at,
-        title=str(hit.extra.get("title") or ""),
-        page=int(page) if isinstance(page, int) else None,
+@dataclass
+class PromptTurn:
+    """One earlier exchange exactly as it was sent (so the KV cache still holds it)."""
+
+    user: str
+    answer: str
+    numbers: tuple[int, ...] = ()  # the references this turn introduced
+    tokens: int = 0
+
+
+@dataclass
+class PromptState:
+    """A conversation's prompt so far: its turns and the references they introduced."""
+
+    turns: list[PromptTurn] = field(default_factory=list)
+    refs: dict[tuple[str, str], int] = field(default_factory=dict)  # (chunk id, evidence) → n
+
+    @property
+    def next_number(self) -> int:
+        return max(self.refs.values(), default=0) + 1
+
+    def drop_references(self) -> None:
+        """Forget the references of earlier turns (they leave the prompt; numbering restarts)."""
+        for turn in self.turns:
+            if turn.numbers:
+                turn.user = turn.user[turn.user.rfind(QUESTION_MARK) :]
+                turn.numbers = ()
+                turn.tokens = 0
+        self.refs.clear()
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    messages: list[Message]
+    sources: list[Source]  # this turn's sources with their numbers, in rank order
+    user: str  # this turn's user content
+    numbers: tuple[int, ...]  # the references this turn introduces
+    new_refs: dict[tuple[str, str], int]
+
+
+def number_sources(
+    focus: str, hits: Sequence[Hit], state: PromptState
+) -> tuple[list[Source], dict[tuple[str, str], int]]:
+    """This turn's sources, numbered: a source already sent with the same evidence keeps its
+    number; new ones continue the numbering in canonical order. Returned in rank order."""
+    new: dict[tuple[str, str], int] = {}
+    numbered: dict[str, Source] = {}
+    nxt = state.next_number
+    for hit in canonical_order(hits):
+        evidence = select_evidence(focus, hit.text)
+        key = (hit.id, " ".join(evidence))
+        number = state.refs.get(key) or new.get(key)
+        if number is None:
+            number = new[key] = nxt
+            nxt += 1
+        numbered[hit.id] = to_source(number, hit, evidence)
+    return [numbered[h.id] for h in hits if h.id in numbered], new
+
+
+def plan_prompt(
+    question: str,
+    hits: Sequence[Hit],
+    generator: Generator,
+    state: PromptState,
+    *,
+    max_answer_tokens: int,
+    today: date | None = None,
+    focus: str | None = None,
+) -> PromptPlan:
+    """The messages for this turn: the earlier turns, then the new references and the question.
+    ``focus`` (default: the question) picks each source's evidence sentences; a follow-up passes
+    the question with its context.
+    When the context is full, the earlier turns' references leave first, then the oldest turns;
+    with no room for any earlier turn, the question goes alone with the sources that fit."""
+    system = system_prompt(today)
+    count = generator.count_tokens
+    question = question.strip()
+    answer_room = min(max_answer_tokens, max(64, generator.n_ctx // 4))
+    budget = generator.n_ctx - answer_room - count(system) - count(question) - _TEMPLATE_MARGIN
+    while True:
+        sources, new = number_sources(focus or question, hits, state)
+        lines: list[str] = []
+        cost = 0
+        for source in sorted(sources, key=lambda s: s.number):
+            if (source.id, " ".join(source.evidence)) in new:
+                line = reference_line(source)
+                cost += count(line) + 2
+            else:  # sent in an earlier turn: the model already has it
+                line = f"[{source.number}] (see above)"
+                cost += 6
+            lines.append(line)
+        for turn in state.turns:
+            if not turn.tokens:
+                turn.tokens = count(turn.user) + count(turn.answer) + 8
+        if cost + sum(t.tokens for t in state.turns) <= budget:
+            break
+        if any(t.numbers for t in state.turns):
+            state.drop_references()
+        elif state.turns:
+            state.turns.pop(0)
+        else:
+            return _fit_alone(question, sources, generator, budget, system)
+    user = ("References:\n" + "\n".join(lines) + "\n\n" if lines else "") + (
+        f"{QUESTION_MARK} {question}"
     )
+    messages: list[Message] = [{"role": "system", "content": system}]
+    for turn in state.turns:
+        messages.append({"role": "user", "content": turn.user})
+        messages.append({"role": "assistant", "content": turn.answer})
+    messages.append({"role": "user", "content": user})
+    return PromptPlan(messages, sources, user, tuple(sorted(new.values())), new)
+
+
+def _fit_alone(
+    question: str, sources: list[Source], generator: Generator, budget: int, system: str
+) -> PromptPlan:
+    """The question alone, with the sources that fit (a lone first one is cut, not dropped)."""
+    count = generator.count_tokens
+    kept: list[Source] = []
+    lines: list[str] = []
+    for source in sorted(sources, key=lambda s: s.number):
+        line = reference_line(source)
+        need = count(line) + 2
+        if need > budget:
+            if kept:
+                continue
+            if budget < 48:
+                raise GenerationError(
+                    f"The model's context ({generator.n_ctx} tokens) is too small for this "
+                    "question and its sources.",
+                    "Ask a shorter question or raise the context size in Settings.",
+                )
+            body = " ".join(source.evidence) or source.text
+            line = reference_line(source, _truncate(body, budget - 32, count))
+            need = budget
+        lines.append(line)
+        budget -= need
+        kept.append(source)
+    # renumber 1..n in the order sent, so the citations match what the model sees
+    renumbered = {s.id: i for i, s in enumerate(kept, 1)}
+    lines = [re.sub(r"^\[\d+\]", f"[{i}]", line) for i, line in enumerate(lines, 1)]
+    order = {s.id: i for i, s in enumerate(sources)}
+    final = sorted((replace_number(s, renumbered[s.id]) for s in kept), key=lambda s: order[s.id])
+    user = "References:\n" + "\n".join(lines) + f"\n\n{QUESTION_MARK} {question}"
+    messages: list[Message] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": user},
+    ]
+    new = {(s.id, " ".join(s.evidence)): s.number for s in final}
+    return PromptPlan(messages, final, user, tuple(sorted(new.values())), new)
+
+
+def replace_number(source: Source, number: int) -> Source:
+    from dataclasses import replace
+
+    return replace(source, number=number)
+
+
+def commit_turn(state: PromptState, plan: PromptPlan, answer: str) -> None:
+    """Record a finished turn (its exact user content and the model's raw answer)."""
+    state.refs.update(plan.new_refs)
+    state.turns.append(PromptTurn(plan.user, answer, plan.numbers))
 
 
 def build_messages(
@@ -125,139 +423,8 @@ def build_messages(
     max_answer_tokens: int,
     today: date | None = None,
 ) -> tuple[list[Message], list[Source]]:
-    """The chat messages, with as many numbered sources as fit the context window."""
-    system = system_prompt(today)
-    count = generator.count_tokens
-    # Room kept for the answer: all of it in a big context; in a small one at most a quarter, so
-    # the sources always get space (the answer may then use whatever the prompt leaves free).
-    answer_room = min(max_answer_tokens, max(64, generator.n_ctx // 4))
-    budget = generator.n_ctx - answer_room - count(system) - count(question) - _TEMPLATE_MARGIN
-    sources: list[Source] = []
-    refs: list[str] = []
-    for hit in hits:
-        source = to_source(len(sources) + 1, hit)
-        ref = _reference(source, hit.text)
-        need = count(ref) + 2
-        if need > budget:
-            if sources:  # keep the best ones whole; cut only a lone first one
-                break
-            if budget < 48:
-                raise GenerationError(
-                    f"The model's context ({generator.n_ctx} tokens) is too small for this "
-                    "question and its sources.",
-                    "Ask a shorter question or raise the context size in Settings.",
-                )
-            ref = _reference(source, _truncate(hit.text, budget - 32, count))
-            need = budget
-        sources.append(source)
-        refs.append(ref)
-        budget -= need
-    user = "References:\n" + "\n".join(refs) + f"\n\nQuestion: {question.strip()}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}], sources
-
-
-def retrieve(
-    question: str,
-    embedder: Embedder,
-    store: MemoryStore,
-    top_k: int,
-    min_score: float | None,
-    today: date | None = None,
-    mode: str = "dense",
-) -> list[Hit]:
-    """The top-k relevant memories. ``mode``: "dense", "keyword", "hybrid" or "expanded" (see
-    ``MemoryStore.search``). A memory counts as relevant when its similarity reaches
-    ``min_score`` or, in the modes that use keywords, when it contains an exact name, number or ID
-    from the question. When the question names chat senders or a period, chunks matching those
-    filters come first; an unfiltered search fills the rest."""
-    vector = embedder.embed_query(question)
-    filters = extract_filters(question, store.senders(), today)
-    terms = distinctive_terms(question) if mode != "dense" else []
-
-    def relevant(hit: Hit) -> bool:
-        if min_score is None or mode == "dense":
-            return True  # dense mode applies the threshold in the store
-        if mode == "keyword":
-            return mentions(hit.text, terms) or (hit.score > 0 and not terms)
-        return hit.score >= min_score or mentions(hit.text, terms)
-
-    def search(**kw: object) -> list[Hit]:
-        found = store.search(
-            vector,
-            top_k,
-            min_score=min_score,
-            text=question,
-            mode=mode,
-            **kw,  # type: ignore[arg-type]
-        )
-        return [h for h in found if relevant(h)]
-
-    hits: list[Hit] = []
-    if filters:
-        hits = search(
-            senders=filters.senders or None, date_from=filters.date_from, date_to=filters.date_to
-        )
-        if len(hits) >= top_k:
-            return hits
-    seen = {h.id for h in hits}
-    for hit in search():
-        if hit.id not in seen and len(hits) < top_k:
-            hits.append(hit)
-    return hits
-
-
-def ask(
-    question: str,
-    *,
-    embedder: Embedder,
-    store: MemoryStore,
-    generator: Generator | Callable[[], Generator] | None,
-    sampling: Sampling,
-    top_k: int = 4,
-    min_score: float | None = None,
-    cancel: threading.Event | None = None,
-    today: date | None = None,
-    mode: str = "dense",
-) -> Iterator[AskEvent]:
-    """Retrieve, then stream a grounded answer. ``generator`` may be a loader called only when the
-    model is needed (so "nothing in memory" never waits for a model to load), or None when there is
-    no model (then it raises ``ModelMissingError`` if an answer needs one)."""
-    question = question.strip()
-    if not question:
-        raise GenerationError("The question is empty.")
-    t0 = time.perf_counter()
-    threshold = embedder.min_score if min_score is None else min_score
-    hits = retrieve(question, embedder, store, top_k, threshold, today, mode)
-    retrieval_s = time.perf_counter() - t0
-    if not hits:
-        yield SourcesFound([])
-        yield Token(NO_MEMORY_ANSWER)
-        yield AnswerDone(NO_MEMORY_ANSWER, [], no_memory=True, retrieval_s=retrieval_s)
-        return
-    if callable(generator) and not isinstance(generator, Generator):
-        generator = generator()
-    if generator is None:
-        raise ModelMissingError(
-            "No language model is loaded, so Tera cannot answer.",
-            "Download one with `tera models download dolphin-2.6-phi-2` or import a .gguf file.",
-        )
-    messages, sources = build_messages(
-        question, hits, generator, max_answer_tokens=sampling.max_tokens, today=today
+    """The messages for a question asked alone, with as many numbered sources as fit."""
+    plan = plan_prompt(
+        question, hits, generator, PromptState(), max_answer_tokens=max_answer_tokens, today=today
     )
-    yield SourcesFound(sources)
-    stats = GenerationStats()
-    parts: list[str] = []
-    stream = generator.stream(messages, sampling, cancel=cancel, stats=stats)
-    try:
-        for piece in stream:
-            parts.append(piece)
-            yield Token(piece)
-            if cancel is not None and cancel.is_set():
-                break
-    finally:
-        if hasattr(stream, "close"):
-            stream.close()
-    stopped = stats.stopped or bool(cancel is not None and cancel.is_set())
-    yield AnswerDone(
-        "".join(parts).strip(), sources, stopped=stopped, stats=stats, retrieval_s=retrieval_s
-    )
+    return plan.messages, plan.sources

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from tera_desktop.core.errors import GenerationError, ModelLoadError, ModelMissingError
 
@@ -29,6 +29,7 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 _STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
+PREFILL_BATCH = 32  # tokens per step while reading a prompt: Stop and progress every ~1-2 s
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class GenerationStats:
     first_token_s: float | None = None
     total_s: float = 0.0
     stopped: bool = False
+    finish_reason: str = ""  # "stop" (the model ended), "length" (hit max_tokens), "" (stopped)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -131,6 +133,10 @@ class LlamaGenerator:
         meta: dict[str, str] = dict(self._llm.metadata or {})
         self.chat_template = meta.get("tokenizer.chat_template") or CHATML_TEMPLATE
         self.uses_model_template = "tokenizer.chat_template" in meta
+        # templates with a thinking switch (Qwen3) get it turned off: answers, not reasoning
+        self.template_kwargs: dict[str, object] = (
+            {"enable_thinking": False} if "enable_thinking" in self.chat_template else {}
+        )
         self.eos_id = self._eos_id = self._llm.token_eos()
         self._bos_id = self._llm.token_bos()
         self._eos_text = self._piece(self._eos_id)
@@ -153,6 +159,26 @@ class LlamaGenerator:
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         self._formatter.add_generation_prompt = add_generation_prompt
+        template = getattr(self._formatter, "_environment", None)
+        if self.template_kwargs and template is not None:
+            # e.g. Qwen3: enable_thinking=False renders an empty <think></think> block, so the
+            # model answers at once instead of reasoning at length first
+            def raise_exception(message: str) -> None:
+                raise ValueError(message)
+
+            try:
+                return str(
+                    template.render(
+                        messages=list(messages),
+                        eos_token=self._eos_text,
+                        bos_token=self._bos_text,
+                        raise_exception=raise_exception,
+                        add_generation_prompt=add_generation_prompt,
+                        **self.template_kwargs,
+                    )
+                )
+            except Exception as exc:
+                raise GenerationError(f"The model's chat template failed: {exc}") from None
         try:
             return str(self._formatter(messages=list(messages)).prompt)  # type: ignore[arg-type]
         except Exception as exc:
@@ -195,6 +221,81 @@ class LlamaGenerator:
         with self._lock:
             self._eval(tokens)
 
+    def prefix_tokens(self, messages: Sequence[Message], upto: str) -> list[int]:
+        """The tokens of the rendered prompt up to (and including) the last ``upto`` in it: the
+        part that stays the same whatever follows (e.g. the question)."""
+        text = self.render(messages)
+        cut = text.rfind(upto)
+        if cut < 0:
+            return []
+        tokens: list[int] = self._llm.tokenize(
+            text[: cut + len(upto)].encode("utf-8"), add_bos=False, special=True
+        )
+        if self._add_bos and (not tokens or tokens[0] != self._bos_id):
+            tokens = [self._bos_id, *tokens]
+        return tokens
+
+    def cached_tokens(self, tokens: Sequence[int]) -> int:
+        """How many of ``tokens`` (from the start) the KV cache already holds."""
+        llm = self._llm
+        n = 0
+        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def prefill_steps(
+        self,
+        tokens: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        batch: int = PREFILL_BATCH,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[tuple[int, int]]:
+        """Evaluate ``tokens`` (all but the last, which generation evaluates for its logits) in
+        small batches after the cached prefix, yielding (done, total) after each: the progress
+        of "reading the sources". Stops between two batches when ``cancel`` is set; what was
+        evaluated stays in the cache, so the next call goes on from there."""
+        target = list(tokens[:-1]) if len(tokens) > 1 else []
+        with self._lock:
+            self._truncate_to(self.cached_tokens(target))
+            start = self._llm.n_tokens
+        total = len(target) - start
+        done = 0
+        yield 0, total
+        while done < total:
+            if cancel is not None and cancel.is_set():
+                return
+            with self._lock:
+                # another caller may have changed the cache between two batches
+                if self.cached_tokens(target) < start + done:
+                    self._truncate_to(self.cached_tokens(target))
+                    done = self._llm.n_tokens - start
+                piece = target[start + done : start + done + batch]
+                if piece:
+                    try:
+                        self._llm.eval(piece)
+                    except Exception as exc:
+                        raise GenerationError(
+                            f"The language model failed while reading: {exc}"
+                        ) from None
+                    self.evaluated_tokens += len(piece)
+                    if stats is not None:
+                        stats.prompt_tokens_evaluated += len(piece)
+            done += len(piece)
+            yield min(done, total), total
+
+    def _truncate_to(self, keep: int) -> None:
+        """Drop the KV cache after its first ``keep`` tokens (caller holds the lock)."""
+        llm = self._llm
+        if keep >= llm.n_tokens:
+            return
+        if keep == 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            llm.reset()
+        else:
+            llm.n_tokens = keep
+
     def stream(
         self,
         messages: Sequence[Message],
@@ -221,8 +322,8 @@ class LlamaGenerator:
         start = time.perf_counter()
         with self._lock:
             cached = self._cached_prefix(tokens)
-            stats.prompt_tokens_evaluated = len(tokens) - cached
-            self.evaluated_tokens += stats.prompt_tokens_evaluated
+            stats.prompt_tokens_evaluated += len(tokens) - cached
+            self.evaluated_tokens += len(tokens) - cached
             try:
                 pieces = self._llm.create_completion(
                     prompt=tokens,
@@ -238,7 +339,10 @@ class LlamaGenerator:
                     stopping_criteria=criteria,
                 )
                 for part in pieces:
-                    text = part["choices"][0]["text"]  # type: ignore[index]
+                    choice: dict[str, Any] = part["choices"][0]  # type: ignore[index,assignment]
+                    text = choice["text"]
+                    if choice.get("finish_reason"):
+                        stats.finish_reason = str(choice["finish_reason"])
                     if text:
                         if stats.first_token_s is None:
                             stats.first_token_s = time.perf_counter() - start

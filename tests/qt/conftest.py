@@ -59,18 +59,19 @@ def worker_errors() -> list[object]:
 def fail_on_unhandled_worker_errors(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
+    from tera_desktop.ui.chat_controller import ChatController
     from tera_desktop.ui.main_window import MainWindow
 
     expected = "worker_errors" in request.fixturenames
     seen: list[object] = request.getfixturevalue("worker_errors") if expected else []
-    for name in ("_on_worker_error", "_on_answer_error"):
-        original = getattr(MainWindow, name)
+    for cls, name in ((MainWindow, "_on_worker_error"), (ChatController, "_on_answer_error")):
+        original = getattr(cls, name)
 
         def recording(self, exc, _original=original):  # type: ignore[no-untyped-def]
             seen.append(exc)
             _original(self, exc)
 
-        monkeypatch.setattr(MainWindow, name, recording)
+        monkeypatch.setattr(cls, name, recording)
     yield
     if not expected:
         assert not seen, f"unexpected worker errors: {seen!r}"

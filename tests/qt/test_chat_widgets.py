@@ -21,6 +21,7 @@ from tera_desktop.ui.chat import (
     MessageView,
 )
 from tera_desktop.ui.markdown import SafeTextBrowser, SafeTextDocument, render_markdown
+from tera_desktop.ui.safe_text import tooltip
 
 # The offscreen platform cannot pass a window's size limits on and says so whenever a shown
 # top-level widget gets a minimum size; that is the test platform talking, not these widgets.
@@ -346,10 +347,10 @@ def test_source_chips_show_number_kind_name_score_and_text(qtbot: QtBot) -> None
     qtbot.mouseClick(chips[0], Qt.MouseButton.LeftButton)
     body = panel.findChild(QLabel, "sourceText")
     assert body is not None and panel.isVisible() and chips[0].isChecked()
-    assert body.text() == "The gate code is <b>4512</b>."  # shown as text
-    assert body.textFormat() == Qt.TextFormat.PlainText
+    assert "The gate code is &lt;b&gt;4512&lt;/b&gt;." in body.text()  # escaped: shown as text
+    assert "<b>" not in body.text()  # rich text only for the evidence highlight
     qtbot.mouseClick(chips[1], Qt.MouseButton.LeftButton)
-    assert body.text() == "Quarterly figures: revenue grew 12%."
+    assert "Quarterly figures: revenue grew 12%." in body.text()
     assert chips[1].isChecked() and not chips[0].isChecked()
     qtbot.mouseClick(chips[1], Qt.MouseButton.LeftButton)
     assert not panel.isVisible() and not chips[1].isChecked()
@@ -473,7 +474,7 @@ def test_ask_disabled_shows_reason(qtbot: QtBot, panel: ChatPanel) -> None:
     button = panel.send_button
     assert not panel.input.isEnabled() and not button.isEnabled()
     assert panel.input.placeholderText() == reason
-    assert panel.input.toolTip() == reason
+    assert panel.input.toolTip() == tooltip(reason)  # escaped: a reason may quote a file name
     panel.input.setPlainText("question")
     with qtbot.assertNotEmitted(panel.question_asked):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)

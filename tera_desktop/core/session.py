@@ -1,0 +1,493 @@
+"""A conversation with Tera: the one conversation engine, shared by the app and the CLI.
+
+``ChatSession`` owns the turns of the open conversation and their persistence, the retrieval for
+each turn (a follow-up is searched with its context: ``retrieval.standalone_query``), the prompt
+(``assistant.plan_prompt``: earlier turns as the KV-cached prefix, this turn's new references,
+the question last), reading the prompt in small cancellable steps with progress, prefill while the
+user types (``prepare``), and the answer checks (``checks.check_answer``).
+
+``ask()`` is a generator of events (see ``assistant``), so the CLI prints them, the app turns them
+into signals and tests collect them. Its ``finally`` records the turn: whatever happens (an
+answer, Stop, an error, the app quitting mid-answer and closing the generator), the question is
+kept and an answer is saved only when it has text; nothing empty is saved.
+
+No Qt here. Thread-safety: ``ask`` and ``prepare`` run on worker threads, one ``ask`` at a time;
+the conversation is changed under a lock, and readers get copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from tera_desktop.core.assistant import (
+    NO_MEMORY_ANSWER,
+    NO_MODEL_ANSWER,
+    QUESTION_MARK,
+    AnswerDone,
+    AskEvent,
+    PromptPlan,
+    PromptState,
+    PromptTurn,
+    Reading,
+    Source,
+    SourcesFound,
+    Token,
+    commit_turn,
+    not_in_memory_answer,
+    plan_prompt,
+    select_evidence,
+    system_prompt,
+    to_source,
+)
+from tera_desktop.core.checks import AnswerCheck, check_answer, missing_answer_kind
+from tera_desktop.core.conversations import (
+    ROLE_ASSISTANT,
+    ROLE_USER,
+    ChatMessage,
+    Conversation,
+    ConversationStore,
+    now_iso,
+)
+from tera_desktop.core.errors import GenerationError, ModelMissingError, TeraError
+from tera_desktop.core.generator import GenerationStats, Generator, Sampling
+from tera_desktop.core.retrieval import Retrieval, Turn, retrieve, standalone_query
+
+log = logging.getLogger("tera.session")
+
+HISTORY_TURNS = 3  # earlier exchanges a follow-up's retrieval looks at
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare`` read ahead for a question being typed."""
+
+    query: str
+    source_ids: tuple[str, ...]
+    prompt_tokens: int
+    evaluated: int
+    complete: bool
+
+
+class ChatSession:
+    def __init__(
+        self,
+        engine: Any,  # core.engine.Engine (typed loosely: engine imports this module)
+        store: ConversationStore | None = None,
+        conversation: Conversation | None = None,
+        *,
+        persist: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.store = store or ConversationStore(engine.paths)
+        self.persist = persist  # False: a one-off question, never written to disk
+        self._conversation = conversation or Conversation()
+        self._prompt = self._prompt_state_of(self._conversation)
+        self._lock = threading.RLock()
+        self._asking = threading.Lock()
+        self._prepared_for = ""
+
+    # ---- the open conversation -------------------------------------------------------------------
+    @property
+    def conversation(self) -> Conversation:
+        """A copy of the open conversation (safe to read on any thread)."""
+        with self._lock:
+            return copy.deepcopy(self._conversation)
+
+    @property
+    def conversation_id(self) -> str:
+        return self._conversation.id
+
+    @property
+    def busy(self) -> bool:
+        return self._asking.locked()
+
+    def new_conversation(self) -> Conversation:
+        """Start a new, empty conversation (the open one is already saved)."""
+        with self._lock:
+            self._conversation = Conversation()
+            self._prompt = PromptState()
+            return copy.deepcopy(self._conversation)
+
+    def open(self, conv_id: str) -> Conversation:
+        """Open a saved conversation; it becomes the one the app reopens."""
+        conv = self.store.load(conv_id)
+        with self._lock:
+            self._conversation = conv
+            self._prompt = self._prompt_state_of(conv)
+        self.store.set_last(conv.id)
+        return copy.deepcopy(conv)
+
+    def restore_last(self) -> Conversation | None:
+        """Open the conversation used last, unless a question was already asked in this one
+        (a question asked while the memory was opening is never replaced)."""
+        with self._lock:
+            if self._conversation.messages:
+                return None
+        last = self.store.last()
+        if last is None:
+            return None
+        with self._lock:
+            if self._conversation.messages:
+                return None
+            self._conversation = last
+            self._prompt = self._prompt_state_of(last)
+            return copy.deepcopy(last)
+
+    def rename_open(self, title: str) -> None:
+        """Name the open conversation (saved with its first answer)."""
+        with self._lock:
+            self._conversation.title = " ".join(title.split())
+
+    def rename(self, conv_id: str, title: str) -> None:
+        with self._lock:
+            if conv_id == self._conversation.id:
+                self._conversation.title = " ".join(title.split())
+        self.store.rename(conv_id, title)
+
+    def delete(self, conv_id: str) -> bool:
+        """Delete a conversation; deleting the open one opens a new, empty one."""
+        with self._lock:
+            if conv_id == self._conversation.id:
+                self._conversation = Conversation()
+                self._prompt = PromptState()
+        return self.store.delete(conv_id)
+
+    @staticmethod
+    def _prompt_state_of(conv: Conversation) -> PromptState:
+        """The prompt of a conversation loaded from disk: its exchanges as plain text (their
+        references were not kept, so numbering starts again)."""
+        state = PromptState()
+        question: str | None = None
+        for m in conv.messages:
+            if m.role == ROLE_USER:
+                question = m.text
+            elif question is not None and m.text and not m.no_memory and not m.error:
+                state.turns.append(PromptTurn(f"{QUESTION_MARK} {question}", m.text))
+                question = None
+        return state
+
+    def history(self) -> list[Turn]:
+        """The recent exchanges, as follow-up retrieval sees them."""
+        with self._lock:
+            messages = list(self._conversation.messages)
+        turns: list[Turn] = []
+        question: ChatMessage | None = None
+        for m in messages:
+            if m.role == ROLE_USER:
+                if question is not None:
+                    turns.append(Turn(question.text, "", question.query))
+                question = m
+            elif question is not None:
+                texts = tuple(str(s.get("text", "")) for s in m.sources)
+                answer = "" if (m.no_memory or m.error) else m.text
+                turns.append(Turn(question.text, answer, question.query, texts))
+                question = None
+        return turns[-HISTORY_TURNS:]
+
+    # ---- retrieval -------------------------------------------------------------------------------
+    def find(
+        self, question: str, *, top_k: int | None = None, today: date | None = None
+    ) -> Retrieval:
+        """The memories for ``question`` in the context of this conversation."""
+        engine = self.engine
+        s = engine.settings
+        query = standalone_query(question, self.history())
+        return retrieve(
+            query,
+            engine.embedder,
+            engine.store,
+            top_k=top_k or s.top_k,
+            min_score=s.min_score,
+            mode=s.retrieval,
+            today=today,
+        )
+
+    # ---- asking ----------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        cancel: threading.Event | None = None,
+        sampling: Sampling | None = None,
+        top_k: int | None = None,
+        search_only: bool = False,
+        today: date | None = None,
+    ) -> Iterator[AskEvent]:
+        """Answer ``question`` as the next turn of the conversation (see the module doc)."""
+        question = question.strip()
+        if not question:
+            raise GenerationError("The question is empty.")
+        if not self._asking.acquire(blocking=False):
+            raise GenerationError("Tera is still answering the previous question.")
+        cancel = cancel or threading.Event()
+        with self._lock:  # the turn belongs to this conversation even if another is opened
+            conv, prompt = self._conversation, self._prompt
+        state: dict[str, Any] = {
+            "parts": [], "done": None, "sources": [], "error": "", "conv": conv, "prompt": prompt,
+        }  # fmt: skip
+        user = ChatMessage(role=ROLE_USER, text=question, created_at=now_iso())
+        try:
+            yield from self._answer(
+                question, user, cancel, sampling, top_k, search_only, today, state
+            )
+        except GeneratorExit:
+            state["stopped"] = True
+            raise
+        except TeraError as exc:
+            state["error"] = str(exc)
+            raise
+        except Exception as exc:
+            state["error"] = f"Something went wrong: {exc!r}"
+            raise
+        finally:
+            try:
+                self._record(user, state)
+            finally:
+                self._asking.release()
+
+    def _answer(
+        self,
+        question: str,
+        user: ChatMessage,
+        cancel: threading.Event,
+        sampling: Sampling | None,
+        top_k: int | None,
+        search_only: bool,
+        today: date | None,
+        state: dict[str, Any],
+    ) -> Iterator[AskEvent]:
+        engine = self.engine
+        found = self.find(question, top_k=top_k, today=today)
+        user.query = found.query
+        with self._lock:
+            state["conv"].add(user)
+        hits = found.hits
+        if not hits:
+            state["done"] = done = AnswerDone(
+                NO_MEMORY_ANSWER, [], no_memory=True, retrieval_s=found.elapsed_s, query=found.query
+            )
+            yield SourcesFound([], found.query)
+            yield Token(NO_MEMORY_ANSWER)
+            yield done
+            return
+        # instant evidence: the best sentences of each source, before any model work
+        evidence_query = f"{question} {found.query}"
+        sources = [
+            to_source(i, h, select_evidence(evidence_query, h.text)) for i, h in enumerate(hits, 1)
+        ]
+        state["sources"] = sources
+        yield SourcesFound(sources, found.query)
+        texts = [h.text for h in hits]
+        missing = missing_answer_kind(question, texts)
+        if missing or search_only:
+            text = not_in_memory_answer(missing, sources) if missing else NO_MODEL_ANSWER
+            state["done"] = done = AnswerDone(
+                text, sources, retrieval_s=found.elapsed_s, query=found.query
+            )
+            yield Token(text)
+            yield done
+            return
+        generator: Generator = engine.generator
+        if generator is None:  # pragma: no cover - engine raises ModelMissingError itself
+            raise ModelMissingError("No language model is loaded, so Tera cannot answer.")
+        sampling = sampling or engine.sampling()
+        with self._lock:
+            plan = plan_prompt(
+                question,
+                hits,
+                generator,
+                state["prompt"],
+                max_answer_tokens=sampling.max_tokens,
+                today=today,
+                focus=evidence_query,
+            )
+        state["plan"] = plan
+        if [s.number for s in plan.sources] != [s.number for s in sources] or len(
+            plan.sources
+        ) != len(sources):
+            sources = plan.sources
+            state["sources"] = sources
+            yield SourcesFound(sources, found.query)
+        stats = GenerationStats()
+        state["stats"] = stats
+        steps = getattr(generator, "prefill_steps", None)
+        t0 = time.perf_counter()
+        if steps is not None:
+            tokens = generator.tokens_for(plan.messages)  # type: ignore[attr-defined]
+            for done_n, total in steps(tokens, cancel=cancel, stats=stats):
+                if total:
+                    yield Reading(done_n, total, len(sources))
+                if cancel.is_set():
+                    state["stopped"] = True
+                    state["done"] = self._finish(question, plan, [], stats, found, cancel=True)
+                    yield state["done"]
+                    return
+        stream = generator.stream(plan.messages, sampling, cancel=cancel, stats=stats)
+        try:
+            for piece in stream:
+                state["parts"].append(piece)
+                yield Token(piece)
+                if cancel.is_set():
+                    break
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        stats.timings["prompt_read_s"] = time.perf_counter() - t0
+        state["done"] = self._finish(
+            question, plan, state["parts"], stats, found, cancel=cancel.is_set()
+        )
+        yield state["done"]
+
+    def _finish(
+        self,
+        question: str,
+        plan: PromptPlan,
+        parts: list[str],
+        stats: GenerationStats,
+        found: Retrieval,
+        *,
+        cancel: bool,
+    ) -> AnswerDone:
+        raw = "".join(parts).strip()
+        cut = stats.finish_reason == "length" and not cancel
+        by_number = {s.number: s for s in plan.sources}
+        valid = set(by_number)  # the sources shown with this answer
+        text, check = check_answer(
+            raw,
+            valid_citations=valid,
+            source_texts=[s.text for s in plan.sources],
+            question=question,
+            instructions=system_prompt(),
+            cut=cut,
+        )
+        stopped = cancel or stats.stopped
+        return AnswerDone(
+            text,
+            list(plan.sources),
+            stopped=stopped,
+            stats=stats,
+            retrieval_s=found.elapsed_s,
+            query=found.query,
+            checks=check,
+            cut=cut,
+            raw_text=raw,
+        )
+
+    def _record(self, user: ChatMessage, state: dict[str, Any]) -> None:
+        """Keep the turn: the question always; the answer when it has text (or an error)."""
+        done: AnswerDone | None = state.get("done")
+        conv: Conversation = state["conv"]
+        with self._lock:
+            if not any(m is user for m in conv.messages):
+                conv.add(user)
+            if done is not None:
+                text, sources, stopped = done.text, done.sources, done.stopped
+                checks, cut, no_memory = done.checks, done.cut, done.no_memory
+                raw = done.raw_text
+            else:  # closed mid-answer (Stop, quitting) or failed
+                raw = "".join(state["parts"]).strip()
+                text, sources = raw, state.get("sources") or []
+                stopped = bool(state.get("stopped")) or not state["error"]
+                checks, cut, no_memory = AnswerCheck(), False, False
+            if text or state["error"]:
+                conv.add(
+                    ChatMessage(
+                        role=ROLE_ASSISTANT,
+                        text=text,
+                        created_at=now_iso(),
+                        sources=[asdict(s) for s in sources],
+                        stopped=stopped,
+                        no_memory=no_memory,
+                        error=state["error"],
+                        cut=cut,
+                        checks=checks.as_json(),
+                    )
+                )
+                plan = state.get("plan")
+                if plan is not None and raw:
+                    commit_turn(state["prompt"], plan, raw)
+            snapshot = copy.deepcopy(conv)
+        if not self.persist:
+            return
+        try:
+            self.store.save(snapshot)
+        except (OSError, TeraError) as exc:  # a full disk must not lose the answer on screen
+            log.error("cannot save the conversation: %s", exc)
+            state["save_error"] = str(exc)
+
+    # ---- reading ahead while the user types ------------------------------------------------------
+    def prepare(
+        self,
+        partial: str,
+        *,
+        cancel: threading.Event | None = None,
+        top_k: int | None = None,
+        today: date | None = None,
+    ) -> Iterator[Reading]:
+        """Read ahead for a question being typed: retrieve with what is typed so far and evaluate
+        the prompt up to the question in small batches (cancel between batches). When the final
+        question finds the same sources, only the question is left to read after Enter."""
+        partial = " ".join(partial.split())
+        if len(partial) < 3 or self._asking.locked():
+            return
+        engine = self.engine
+        if not engine.generator_loaded:
+            return
+        generator = engine.generator
+        steps = getattr(generator, "prefill_steps", None)
+        prefix_of = getattr(generator, "prefix_tokens", None)
+        if steps is None or prefix_of is None:
+            return
+        found = self.find(partial, top_k=top_k, today=today)
+        if not found.hits or (cancel is not None and cancel.is_set()):
+            return
+        query = f"{partial} {found.query}"
+        with self._lock:
+            state = copy.deepcopy(self._prompt)  # a draft: nothing is committed while typing
+        plan = plan_prompt(
+            partial,
+            found.hits,
+            generator,
+            state,
+            max_answer_tokens=engine.settings.max_answer_tokens,
+            today=today,
+            focus=query,
+        )
+        tokens = prefix_of(plan.messages, QUESTION_MARK)
+        self._prepared_for = partial
+        for done_n, total in steps([*tokens, 0], cancel=cancel):
+            yield Reading(done_n, total, len(plan.sources))
+
+
+def answer_json(done: AnswerDone | None, sources: list[Source]) -> dict[str, Any]:
+    """The stable JSON shape of an answer (``tera ask --json``)."""
+    return {
+        "answer": done.text if done else "",
+        "query": done.query if done else "",
+        "no_memory": bool(done and done.no_memory),
+        "stopped": bool(done and done.stopped),
+        "cut": bool(done and done.cut),
+        "checks": (done.checks if done else AnswerCheck()).as_json(),
+        "sources": [
+            {
+                "n": s.number,
+                "id": s.id,
+                "kind": s.kind,
+                "source": s.source,
+                "label": s.label,
+                "score": round(s.score, 6),
+                "text": s.text,
+                "evidence": list(s.evidence),
+                "created_at": s.created_at,
+            }
+            for s in sources
+        ],
+    }
