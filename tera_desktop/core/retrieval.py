@@ -124,6 +124,7 @@ _COMMON_CAPS = {
     "I", "The", "A", "An", "It", "Its", "Yes", "No", "Your", "You", "My", "Tera", "This", "That",
     "There", "They", "He", "She", "We", "What", "When", "Where", "Who", "How", "Why", "Which",
     "According", "Based", "Sorry", "However", "In", "On", "At", "From", "To", "For", "Of",
+    "Our", "His", "Her", "Their", "Is", "Are", "Was", "Do", "Does", "Did", "Can", "And", "But",
 }  # fmt: skip
 
 
@@ -193,12 +194,18 @@ def standalone_query(question: str, history: Sequence[Turn], max_context_words: 
         possessive = [re.sub(r"['’]s$", "", w) for w in carried]
         return f"{' '.join(possessive[:max_context_words])} {about.group('rest')}".strip()
     context: list[str] = []
-    for w in names_in(last.answer) or names_in(last.source_texts[0] if last.source_texts else ""):
+    # who or what the last turn was about: the names the user said, else those in its answer,
+    # else those in its best source
+    named = (
+        names_in(last.question)
+        or names_in(last.answer)
+        or names_in(last.source_texts[0] if last.source_texts else "")
+    )
+    for w in named:
         if w.lower() not in own:
             context.append(w)
-    for w in content_words(last.query or last.question):
-        if w not in own and w.lower() not in {c.lower() for c in context}:
-            context.append(w)
+    if not context:  # no name to carry: the last question's own words say what it was about
+        context = [w for w in content_words(last.question) if w not in own]
     if not context:
         return question
     return f"{question} ({' '.join(context[:max_context_words])})"
