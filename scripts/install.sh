@@ -168,6 +168,7 @@ say "pip $("$VPY" -m pip --version | cut -d' ' -f2)"
 # ---- 5. llama-cpp-python -----------------------------------------------------------------------
 LLAMA_VERSION="$(grep -oE '"llama-cpp-python==[^"]+"' pyproject.toml | head -n 1 | cut -d= -f3 | tr -d '"')"
 [[ -n "$LLAMA_VERSION" ]] || fail "Cannot read the llama-cpp-python version from pyproject.toml."
+user_cmake_args="${CMAKE_ARGS:-}"
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 step "llama-cpp-python $LLAMA_VERSION (runs the language model; CMAKE_ARGS=$CMAKE_ARGS)"
 have="$("$VPY" -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' 2>/dev/null || true)"
@@ -192,11 +193,12 @@ else
     say "(no ready-made wheel on PyPI; pip keeps the one it builds in its cache)"
   fi
   t0=$SECONDS
-  run_logged "installing llama-cpp-python" "$VPY" -m pip install -v "llama-cpp-python==$LLAMA_VERSION" || {
+  run_logged "llama-cpp-python" "$VPY" -m pip install -v "llama-cpp-python==$LLAMA_VERSION" || {
     show_log_tail
     fail "Installing llama-cpp-python $LLAMA_VERSION failed (the log's last lines are above; all of it: $LOG)." \
       "Building it needs a C/C++ compiler and CMake (Debian/Ubuntu: sudo apt-get install build-essential cmake)," \
-      "and about 1 GB free in /tmp. Fix that, then run this script again."
+      "and about 1 GB free in /tmp. Fix that, then run this script again." \
+      ${user_cmake_args:+"You set CMAKE_ARGS=$user_cmake_args: unset it to try the default build."}
   }
   say "installed in $(duration $((SECONDS - t0)))"
 fi
@@ -226,8 +228,8 @@ from tera_desktop.core.paths import get_paths
 
 p = get_paths()
 print("Your data will live in (`.venv/bin/tera info` prints these again):")
-for label, folder in (("memory and models", p.data), ("settings", p.settings_file),
+for label, folder in (("memory", p.data), ("models", p.models), ("settings", p.settings_file),
                       ("cache", p.cache), ("logs", p.logs)):
-    print(f"  {label:<18} {folder}")
+    print(f"  {label:<9} {folder}")
 PY
 echo "On first start Tera offers to download its two models (67 MB and 1.8 GB)."

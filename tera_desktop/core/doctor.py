@@ -81,7 +81,7 @@ QT_SYSTEM_LIBS: tuple[tuple[str, str], ...] = (
 )
 
 # llama.cpp CPU features worth naming (as llama_print_system_info spells them).
-_SIMD = ("AVX", "AVX2", "AVX512", "AVX512_VNNI", "AVX_VNNI", "FMA", "F16C", "NEON")
+_SIMD = ("AVX", "AVX2", "AVX512", "AVX512_VNNI", "AVX_VNNI", "FMA", "F16C", "BMI2", "NEON")
 _REBUILD = (
     'CMAKE_ARGS="-DGGML_NATIVE=ON" .venv/bin/pip install --force-reinstall --no-cache-dir '
     "--no-deps llama-cpp-python=={version}"
@@ -197,6 +197,7 @@ def cpu_flags() -> set[str]:
         "avx_vnni": "AVX_VNNI",
         "fma": "FMA",
         "f16c": "F16C",
+        "bmi2": "BMI2",
         "asimd": "NEON",
     }
     return {name for flag, name in names.items() if flag in raw}
@@ -208,6 +209,11 @@ def parse_system_info(text: str) -> dict[str, bool]:
 
 
 def _rebuild_hint() -> str:
+    if getattr(sys, "frozen", False):
+        return (
+            "The packaged app ships this portable build; a source install (scripts/install.sh) "
+            "can rebuild llama.cpp for this CPU."
+        )
     version = _version("llama-cpp-python") or "0.3.36"
     return "Rebuild it for this CPU (6–10 minutes): " + _REBUILD.format(version=version)
 

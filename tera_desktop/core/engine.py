@@ -15,19 +15,19 @@ from pathlib import Path
 from tera_desktop.core import models
 from tera_desktop.core.assistant import AskEvent, ask
 from tera_desktop.core.embedder import (
+    Embedder,
     EmbeddingSpec,
-    FastEmbedEmbedder,
     resolve_embedding,
 )
 from tera_desktop.core.errors import (
-    ConfigError,
     DownloadError,
     ModelMissingError,
     NotFoundError,
 )
-from tera_desktop.core.generator import LlamaGenerator, Sampling
+from tera_desktop.core.generator import Generator, Sampling
 from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult, ingest, remember
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.providers import make_embedder, make_generator, resolve_llm
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.store import DocumentInfo, FactInfo, Hit, MemoryStore, open_store
 
@@ -56,36 +56,6 @@ class _SerializedStore:
         return call
 
 
-def resolve_llm(paths: Paths, value: str) -> Path:
-    """A local ``.gguf`` path, a catalog name, or the name of an imported file → the model file."""
-    value = value.strip()
-    if not value:
-        raise ConfigError("No language model is set.")
-    candidate = Path(value).expanduser()
-    if candidate.suffix.lower() == ".gguf" or candidate.is_file():
-        if not candidate.is_file():
-            raise ModelMissingError(f"The language model file {candidate} does not exist.")
-        return candidate.resolve()
-    if value in models.CATALOG and models.CATALOG[value].kind == "llm":
-        entry = models.get_model(value)
-        found = models.installed_path(paths, entry)
-        if found is None:
-            raise ModelMissingError(
-                f"The language model {entry.name} is not on this computer.",
-                f"Run `tera models download {entry.name}` ({entry.size / 1e9:.1f} GB), or "
-                f"`tera models import FILE.gguf`, or put {entry.files[0].name} in "
-                f"{models.model_dir(paths, entry)}.",
-            )
-        return Path(found)
-    imported = paths.llm_models / (value if value.endswith(".gguf") else f"{value}.gguf")
-    if imported.is_file():
-        return imported
-    known = ", ".join(n for n, m in models.CATALOG.items() if m.kind == "llm")
-    raise ConfigError(
-        f"Unknown language model {value!r}.", f"Use one of: {known}; or a path to a .gguf file."
-    )
-
-
 @dataclass(frozen=True)
 class ForgetResult:
     removed: int
@@ -98,9 +68,9 @@ class Engine:
         self._lock = threading.RLock()  # guards the lazy loading of the parts
         self._store_lock = threading.RLock()  # serializes store calls
         self._spec: EmbeddingSpec | None = None
-        self._embedder: FastEmbedEmbedder | None = None
+        self._embedder: Embedder | None = None
         self._store: MemoryStore | None = None
-        self._generator: LlamaGenerator | None = None
+        self._generator: Generator | None = None
 
     # ---- lazy parts ------------------------------------------------------------------------------
     def embedding_spec(self) -> EmbeddingSpec:
@@ -133,11 +103,11 @@ class Engine:
             return self.embedding_spec()
 
     @property
-    def embedder(self) -> FastEmbedEmbedder:
+    def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = FastEmbedEmbedder(
-                    self.embedding_spec(), threads=self.settings.embed_threads
+                self._embedder = make_embedder(
+                    self.paths, self.settings, spec=self.embedding_spec()
                 )
             return self._embedder
 
@@ -163,16 +133,12 @@ class Engine:
         return resolve_llm(self.paths, self.settings.llm_model)
 
     @property
-    def generator(self) -> LlamaGenerator:
+    def generator(self) -> Generator:
+        """The answer engine the settings choose (core/providers.py): llama.cpp on this computer,
+        or an OpenAI-compatible model server (connected, its model checked, on first use)."""
         with self._lock:
             if self._generator is None:
-                s = self.settings
-                self._generator = LlamaGenerator(
-                    self.llm_path(),
-                    n_ctx=s.llm_context,
-                    n_threads=s.llm_threads,
-                    n_threads_batch=s.llm_threads_batch,
-                )
+                self._generator = make_generator(self.paths, self.settings)
             return self._generator
 
     @property

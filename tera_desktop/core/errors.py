@@ -67,6 +67,15 @@ class GenerationError(TeraError):
     """The language model failed while answering."""
 
 
+class ServerError(GenerationError):
+    """A model server could not be used; ``reason`` says why: "unreachable", "auth", "model",
+    "timeout", "no-stream", "cut", "http" (any other HTTP error), "protocol" (not OpenAI's API)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, reason: str = "http") -> None:
+        super().__init__(message, hint)
+        self.reason = reason
+
+
 class Cancelled(TeraError):
     """The user stopped the work."""
 

@@ -6,14 +6,17 @@ never written back. Window state is not a setting: the desktop app keeps it apar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from tera_desktop.core.errors import ConfigError
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.secrets import secrets_in, secrets_out
 
 SCHEMA_VERSION = 2
 
@@ -36,6 +39,11 @@ class Settings:
     llm_threads: int = field(default_factory=_default_threads)
     llm_threads_batch: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     llm_context: int = 2048
+    # an OpenAI-compatible model server answers instead of llm_model when llm_url is set
+    llm_url: str = ""  # e.g. http://127.0.0.1:8080 (llama.cpp), http://localhost:11434/v1 (Ollama)
+    llm_server_model: str = ""  # the server's model id; "" = the server's only model
+    llm_api_key: str = ""  # never written to settings.json in plain text (core/secrets.py)
+    llm_timeout: float = 120.0  # seconds a model server may stay silent (reading the prompt)
     embed_threads: int = 0  # 0: let ONNX Runtime decide
     # answering (the seed's sampling)
     top_k: int = 4
@@ -78,6 +86,12 @@ class Settings:
         )
         need(self.max_file_mb >= 1, "max_file_mb must be at least 1")
         need(self.embed_threads >= 0, "embed_threads must be 0 (auto) or more")
+        need(self.llm_timeout > 0, f"llm_timeout must be above 0 seconds (got {self.llm_timeout})")
+        url = urllib.parse.urlsplit(self.llm_url.strip()) if self.llm_url.strip() else None
+        need(
+            url is None or (url.scheme in ("http", "https") and bool(url.hostname)),
+            f"llm_url must look like http://host:8080 (got {self.llm_url!r})",
+        )
         return self
 
 
@@ -99,6 +113,9 @@ ENV_OVERRIDES: dict[str, str] = {
     "TERA_LLM_CONTEXT": "llm_context",
     "TERA_QDRANT_URL": "qdrant_url",
     "TERA_QDRANT_API_KEY": "qdrant_api_key",
+    "TERA_LLM_URL": "llm_url",  # a model server answers, for this run
+    "TERA_LLM_API_KEY": "llm_api_key",
+    "TERA_LLM_SERVER_MODEL": "llm_server_model",
 }
 
 
@@ -152,6 +169,9 @@ def apply_env(settings: Settings, environ: Mapping[str, str] | None = None) -> S
         for var, attr in ENV_OVERRIDES.items()
         if env.get(var, "").strip()
     }
+    if "llm_model" in changes and changes.get("llm_url", settings.llm_url):
+        # with a model server answering, TERA_LLM_MODEL names the server's model
+        changes.setdefault("llm_server_model", changes.pop("llm_model"))
     return replace(settings, **changes).validate() if changes else settings
 
 
@@ -169,7 +189,7 @@ def load_settings(paths: Paths, *, use_env: bool = True) -> Settings:
             ) from None
         if not isinstance(data, dict):
             raise ConfigError(f"Settings file {file} does not hold a JSON object.")
-        settings = from_dict(data, source=str(file))
+        settings = from_dict(secrets_in(paths, data), source=str(file))
     return apply_env(settings) if use_env else settings
 
 
@@ -183,6 +203,8 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
                 found[attr] = _coerce(attr, env[var].strip(), f"${var}")
             except ConfigError:
                 continue
+    if "llm_model" in found:  # TERA_LLM_MODEL names the server's model when a server answers
+        found.setdefault("llm_server_model", found["llm_model"])
     return found
 
 
@@ -209,5 +231,9 @@ def save_settings(
         settings = replace(settings, **{attr: getattr(own, attr) for attr in overridden})
     paths.config.mkdir(parents=True, exist_ok=True)
     tmp = paths.settings_file.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(asdict(settings), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    previous: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        previous = json.loads(paths.settings_file.read_text(encoding="utf-8"))
+    data = secrets_out(paths, asdict(settings), previous if isinstance(previous, dict) else {})
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, paths.settings_file)

@@ -343,12 +343,21 @@ class MainWindow(QMainWindow):
     def _set_llm_state(self, state: str, detail: str = "") -> None:
         self.llm_state = state
         self.llm_error = detail if state in (LLM_MISSING, LLM_FAILED) else ""
+        from tera_desktop.core.providers import server_address
+
+        server = server_address(self.engine.settings)  # who answers: this computer or a server
         text = {
             LLM_LOADING: "Language model: loading…",
             LLM_READY: f"Language model: {detail}",
             LLM_MISSING: "No language model",
             LLM_FAILED: "Language model failed to load",
         }.get(state, "Language model: not loaded")
+        if server:
+            text = {
+                LLM_LOADING: f"Model server {server}: connecting…",
+                LLM_READY: f"Answers: {detail} on the model server {server}",
+                LLM_FAILED: f"Model server {server}: not available",
+            }.get(state, f"Model server {server}: not connected")
         self.model_label.setText(text)
         self.model_label.setToolTip(detail)
         if state in (LLM_MISSING, LLM_FAILED):
@@ -424,6 +433,10 @@ class MainWindow(QMainWindow):
         "llm_threads",
         "llm_threads_batch",
         "llm_context",
+        "llm_url",  # a model server (issue 14)
+        "llm_server_model",
+        "llm_api_key",
+        "llm_timeout",
     )
 
     def apply_settings(self, settings: Settings) -> None:

@@ -1,4 +1,5 @@
-"""The settings dialog: models, answering, the optional Qdrant server, and where the data lives.
+"""The settings dialog: models, answering, the optional model and Qdrant servers, and where the
+data lives.
 
 It edits a copy of a ``Settings``; ``settings()`` returns the edited, validated settings. Saving
 them (and applying them) is the caller's job. An invalid value keeps the dialog open with the
@@ -8,7 +9,9 @@ reason shown in it.
 from __future__ import annotations
 
 import os
+import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +39,9 @@ from tera_desktop.core.embedder import spec_from_folder
 from tera_desktop.core.errors import ConfigError, TeraError
 from tera_desktop.core.models import KIND_EMBEDDING, KIND_LLM
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.secrets import secret_location
 from tera_desktop.core.settings import Settings
+from tera_desktop.workers.base import Worker, WorkerManager
 
 BROWSE_TEXT = "Browse…"
 
@@ -54,6 +59,24 @@ def _check_url(url: str) -> None:
             f"The Qdrant server address must look like http://host:6333 (got {url!r}).",
             "Leave it empty to use the built-in engine.",
         )
+
+
+TestResult = tuple[list[str], str, int | None]  # model ids, the one that answers, its context
+
+
+def _test_connection_fn(
+    url: str, api_key: str, wanted: str, timeout: float
+) -> Callable[[threading.Event], TestResult]:
+    """Worker function (no widgets): the server's models and the one that would answer."""
+
+    def run(_cancel: threading.Event) -> TestResult:
+        from tera_desktop.core.openai_generator import choose_model, list_models
+
+        found = list_models(url, api_key, timeout=timeout)
+        chosen = choose_model(found, wanted, urllib.parse.urlsplit(url).netloc)
+        return [m.id for m in found], chosen.id, chosen.n_ctx
+
+    return run
 
 
 class SettingsDialog(QDialog):
@@ -133,6 +156,36 @@ class SettingsDialog(QDialog):
         self.qdrant_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.qdrant_key_edit.setPlaceholderText("Only if the server needs one")
 
+        # ---- model server ----
+        self.server_url_edit = QLineEdit(settings.llm_url)
+        self.server_url_edit.setPlaceholderText("Empty: the language model on this computer")
+        self.server_url_edit.setToolTip(
+            "An OpenAI-compatible server answers instead: llama.cpp's server "
+            "(http://host:8080), Ollama (http://host:11434/v1), vLLM (http://host:8000/v1), "
+            "LM Studio (http://host:1234/v1). Only your question and the memories picked for it "
+            "are sent to it."
+        )
+        self.server_key_edit = QLineEdit(settings.llm_api_key)
+        self.server_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.server_key_edit.setPlaceholderText("Only if the server needs one")
+        self.server_key_edit.setToolTip(f"Kept in {secret_location(paths)}, not in settings.json.")
+        self.server_model_combo = QComboBox()
+        self.server_model_combo.setEditable(True)
+        self.server_model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.server_model_combo.setEditText(settings.llm_server_model)
+        line = self.server_model_combo.lineEdit()
+        if line is not None:
+            line.setPlaceholderText("Empty: the server's only model")
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self._on_test_clicked)
+        self.test_label = QLabel()
+        self.test_label.setObjectName("serverTestLabel")
+        self.test_label.setWordWrap(True)
+        self.test_label.setTextFormat(Qt.TextFormat.PlainText)  # server text is never markup
+        self.test_label.hide()
+        self._workers = WorkerManager(self)
+        self._test_worker: Worker | None = None
+
         # ---- data folder ----
         self.data_folder_edit = QLineEdit(str(paths.data))
         self.data_folder_edit.setReadOnly(True)
@@ -165,6 +218,16 @@ class SettingsDialog(QDialog):
         form.addRow("Temperature:", self.temperature_spin)
         form.addRow("Maximum answer length:", self.max_tokens_spin)
 
+        server_box = QGroupBox("Model server (optional)")
+        form = QFormLayout(server_box)
+        form.addRow("Server URL:", self.server_url_edit)
+        form.addRow("API key:", self.server_key_edit)
+        row = QHBoxLayout()
+        row.addWidget(self.server_model_combo, 1)
+        row.addWidget(self.test_button)
+        form.addRow("Model:", row)
+        form.addRow("", self.test_label)
+
         store_box = QGroupBox("Qdrant server (optional)")
         form = QFormLayout(store_box)
         form.addRow("Server URL:", self.qdrant_url_edit)
@@ -178,7 +241,7 @@ class SettingsDialog(QDialog):
         form.addRow("Data folder:", row)
 
         layout = QVBoxLayout(self)
-        for box in (models_box, answers_box, store_box, data_box):
+        for box in (models_box, answers_box, server_box, store_box, data_box):
             layout.addWidget(box)
         layout.addWidget(self.error_label)
         layout.addWidget(self.button_box)
@@ -203,8 +266,11 @@ class SettingsDialog(QDialog):
     def _build(self) -> Settings:
         llm = self.llm_combo.currentText().strip()
         embedding = self.embedding_combo.currentText().strip()
-        if not llm or llm == BROWSE_TEXT:
+        server = self.server_url_edit.text().strip()
+        if (not llm or llm == BROWSE_TEXT) and not server:
             raise ConfigError("Choose a language model.")
+        if llm == BROWSE_TEXT:
+            llm = self._original.llm_model
         if not embedding or embedding == BROWSE_TEXT:
             raise ConfigError("Choose an embedding model.")
         url = self.qdrant_url_edit.text().strip()
@@ -220,6 +286,9 @@ class SettingsDialog(QDialog):
             max_answer_tokens=self.max_tokens_spin.value(),
             qdrant_url=url,
             qdrant_api_key=self.qdrant_key_edit.text().strip(),
+            llm_url=server,
+            llm_api_key=self.server_key_edit.text().strip(),
+            llm_server_model=self.server_model_combo.currentText().strip(),
         ).validate()
 
     # ---- combos --------------------------------------------------------------------------------
@@ -302,6 +371,68 @@ class SettingsDialog(QDialog):
         if self.embedding_combo.findText(chosen) < 0:
             self._add_item(self.embedding_combo, chosen, "A model folder on this computer")
         self._select(self.embedding_combo, chosen)
+
+    # ---- model server ----------------------------------------------------------------------------
+    @Slot()
+    def _on_test_clicked(self) -> None:
+        url = self.server_url_edit.text().strip()
+        if not url:
+            self._set_test_result("Enter the server's address first, like http://127.0.0.1:8080.")
+            return
+        if self._test_worker is not None:
+            return
+        self.test_button.setEnabled(False)
+        self._set_test_result(f"Connecting to {url}…")
+        worker = Worker(
+            _test_connection_fn(
+                url,
+                self.server_key_edit.text().strip(),
+                self.server_model_combo.currentText().strip(),
+                min(10.0, self._original.llm_timeout),
+            ),
+            name="test-model-server",
+        )
+        worker.returned.connect(self._on_test_returned)
+        worker.errored.connect(self._on_test_errored)
+        worker.finished.connect(self._on_test_finished)
+        self._test_worker = worker
+        self._workers.start(worker)
+
+    @Slot(object)
+    def _on_test_returned(self, result: TestResult) -> None:
+        names, chosen, n_ctx = result
+        current = self.server_model_combo.currentText().strip()
+        self.server_model_combo.blockSignals(True)
+        self.server_model_combo.clear()
+        self.server_model_combo.addItems(names)
+        self.server_model_combo.setEditText(current or (chosen if len(names) == 1 else ""))
+        self.server_model_combo.blockSignals(False)
+        context = f", context {n_ctx:,} tokens" if n_ctx else ""
+        count = f"{len(names)} model" + ("s" if len(names) != 1 else "")
+        self._set_test_result(f"Connected: {count} on the server; {chosen} will answer{context}.")
+
+    @Slot(object)
+    def _on_test_errored(self, exc: object) -> None:
+        if isinstance(exc, TeraError):
+            self._set_test_result(str(exc), error=True)
+        else:
+            self._set_test_result(f"The connection test failed: {exc}", error=True)
+
+    @Slot()
+    def _on_test_finished(self) -> None:
+        worker, self._test_worker = self._test_worker, None
+        if worker is not None:
+            worker.join(10)
+        self.test_button.setEnabled(True)
+
+    def _set_test_result(self, text: str, *, error: bool = False) -> None:
+        self.test_label.setStyleSheet("color: #c62828;" if error else "")
+        self.test_label.setText(text)
+        self.test_label.setVisible(bool(text))
+
+    def done(self, result: int) -> None:
+        self._workers.shutdown(15.0)  # a running connection test ends within its timeout
+        super().done(result)
 
     # ---- misc ----------------------------------------------------------------------------------
     @Slot()
