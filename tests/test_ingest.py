@@ -170,7 +170,7 @@ def make_folder(root: Path) -> Path:
     (root / "notes" / "sub" / "paris.txt").write_text("The capital of france is paris.")
     (root / "notes" / "cp1252.txt").write_bytes("The café is blue.".encode("cp1252"))
     (root / "notes" / "empty.txt").write_text("")
-    (root / "notes" / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (root / "notes" / "archive.7z").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     return root / "notes"
 
 
@@ -183,10 +183,10 @@ def test_upload_folder_reports_per_file_and_progress(engine: Engine, tmp_path: P
         "paris.txt": ADDED,
         "cp1252.txt": ADDED,
         "empty.txt": FAILED,
-        "image.png": SKIPPED,
+        "archive.7z": SKIPPED,
     }
     assert "empty" in res["empty.txt"].reason
-    assert "Not a supported document type (.png)" in res["image.png"].reason
+    assert "Not a supported document type (.7z)" in res["archive.7z"].reason
     progress = [e for e in events if isinstance(e, IngestProgress)]
     assert progress[0].files_done == 0 and progress[-1].files_done == progress[-1].files_total == 5
     assert [p.files_done for p in progress] == sorted(p.files_done for p in progress)

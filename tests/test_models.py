@@ -117,6 +117,8 @@ def test_catalog_entries_are_complete_and_pinned() -> None:
             assert f.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", f.sha256), (name, f.name)
         if model.kind == "llm":
             assert model.gguf_file.endswith(".gguf")
+        elif model.kind == "speech":
+            assert "model.bin" in {f.name for f in model.files}
         else:
             assert model.dim == 384 and model.model_file in {f.name for f in model.files}
             assert 0 < model.min_score < 1

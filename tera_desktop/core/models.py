@@ -48,6 +48,7 @@ DEFAULT_HUB_URL = "https://huggingface.co"
 
 KIND_LLM = "llm"
 KIND_EMBEDDING = "embedding"
+KIND_SPEECH = "speech"  # a faster-whisper (CTranslate2) folder: model.bin + tokenizer + config
 
 GGUF_MAGIC = b"GGUF"
 CHUNK_SIZE = 64 * 1024
@@ -67,7 +68,7 @@ class ModelFile:
 @dataclass(frozen=True)
 class CatalogModel:
     name: str  # catalog key, e.g. "dolphin-2.6-phi-2", "BAAI/bge-small-en-v1.5"
-    kind: str  # "llm" | "embedding"
+    kind: str  # "llm" | "embedding" | "speech"
     repo: str  # hub repo id
     files: tuple[ModelFile, ...]
     revision: str = "main"
@@ -89,8 +90,8 @@ class CatalogModel:
     model_file: str = ""  # the .onnx file among files
 
     def __post_init__(self) -> None:
-        if self.kind not in (KIND_LLM, KIND_EMBEDDING):
-            raise ValueError(f"kind must be 'llm' or 'embedding', not {self.kind!r}")
+        if self.kind not in (KIND_LLM, KIND_EMBEDDING, KIND_SPEECH):
+            raise ValueError(f"kind must be 'llm', 'embedding' or 'speech', not {self.kind!r}")
         if not self.files:
             raise ValueError(f"{self.name}: a model needs at least one file")
         names = [f.name for f in self.files]
@@ -101,6 +102,8 @@ class CatalogModel:
                 raise ValueError(f"{self.name}: pooling must be 'cls' or 'mean'")
             if self.model_file not in names:
                 raise ValueError(f"{self.name}: model_file {self.model_file!r} is not in files")
+        if self.kind == KIND_SPEECH and "model.bin" not in names:
+            raise ValueError(f"{self.name}: a speech model needs its model.bin")
 
     @property
     def size(self) -> int:
@@ -283,6 +286,67 @@ _MODELS = (
         min_score=0.25,
         model_file="model.onnx",
     ),
+    # --- speech-to-text (faster-whisper: CTranslate2 conversions of OpenAI Whisper, int8 at load)
+    CatalogModel(
+        name="whisper-base",
+        kind=KIND_SPEECH,
+        repo="Systran/faster-whisper-base",
+        revision="ebe41f70d5b6dfa9166e2c581c45c9c0cfc57b66",
+        files=(
+            ModelFile(
+                "model.bin",
+                145_217_532,
+                "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            ),
+            ModelFile(
+                "config.json",
+                2_309,
+                "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            ),
+            ModelFile(
+                "tokenizer.json",
+                2_203_239,
+                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            ),
+            ModelFile(
+                "vocabulary.txt",
+                459_861,
+                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+            ),
+        ),
+        description="Whisper base (74M), multilingual. The default: ~10x real time on 2 cores.",
+        license="mit",
+    ),
+    CatalogModel(
+        name="whisper-small",
+        kind=KIND_SPEECH,
+        repo="Systran/faster-whisper-small",
+        revision="536b0662742c02347bc0e980a01041f333bce120",
+        files=(
+            ModelFile(
+                "model.bin",
+                483_546_902,
+                "3e305921506d8872816023e4c273e75d2419fb89b24da97b4fe7bce14170d671",
+            ),
+            ModelFile(
+                "config.json",
+                2_370,
+                "b55496ac7940a7ae47d2c01eab40edfd8701feec1229d9cce3b40014383fb828",
+            ),
+            ModelFile(
+                "tokenizer.json",
+                2_203_239,
+                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            ),
+            ModelFile(
+                "vocabulary.txt",
+                459_861,
+                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+            ),
+        ),
+        description="Whisper small (244M), multilingual. Fewer mistakes, about 3x slower.",
+        license="mit",
+    ),
 )
 
 CATALOG: dict[str, CatalogModel] = {m.name: m for m in _MODELS}
@@ -298,9 +362,12 @@ def get_model(name: str) -> CatalogModel:
 
 
 def model_dir(paths: Paths, model: CatalogModel) -> Path:
-    """Where the model's files live: one flat folder for every GGUF, one folder per embedding."""
+    """Where the model's files live: one flat folder for every GGUF, one folder per embedding or
+    speech model."""
     if model.kind == KIND_LLM:
         return paths.llm_models
+    if model.kind == KIND_SPEECH:
+        return paths.models / "speech" / model.name.replace("/", "--")
     return paths.embedding_models / model.name.replace("/", "--")
 
 

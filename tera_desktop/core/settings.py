@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -22,6 +23,7 @@ SCHEMA_VERSION = 2
 
 DEFAULT_EMBEDDING_MODEL = "BAAI/bge-small-en-v1.5"
 DEFAULT_LLM_MODEL = "dolphin-2.6-phi-2"
+DEFAULT_SPEECH_MODEL = "whisper-base"
 
 
 def _default_threads() -> int:
@@ -45,6 +47,8 @@ class Settings:
     llm_api_key: str = ""  # never written to settings.json in plain text (core/secrets.py)
     llm_timeout: float = 120.0  # seconds a model server may stay silent (reading the prompt)
     embed_threads: int = 0  # 0: let ONNX Runtime decide
+    speech_model: str = DEFAULT_SPEECH_MODEL  # a catalog name or a faster-whisper model folder
+    speech_language: str = ""  # "" = detect; else a Whisper language code ("en", "de", ...)
     # answering (the seed's sampling)
     top_k: int = 4
     # "dense" | "keyword" | "hybrid" | "expanded" (hybrid + query expansion from its top hits);
@@ -86,6 +90,11 @@ class Settings:
         )
         need(self.max_file_mb >= 1, "max_file_mb must be at least 1")
         need(self.embed_threads >= 0, "embed_threads must be 0 (auto) or more")
+        need(
+            re.fullmatch(r"([a-z]{2,3})?", self.speech_language) is not None,
+            f"speech_language must be empty (detect) or a language code like 'en' "
+            f"(got {self.speech_language!r})",
+        )
         need(self.llm_timeout > 0, f"llm_timeout must be above 0 seconds (got {self.llm_timeout})")
         url = urllib.parse.urlsplit(self.llm_url.strip()) if self.llm_url.strip() else None
         need(
@@ -109,6 +118,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v
 ENV_OVERRIDES: dict[str, str] = {
     "TERA_EMBEDDING_MODEL": "embedding_model",
     "TERA_LLM_MODEL": "llm_model",
+    "TERA_SPEECH_MODEL": "speech_model",
     "TERA_LLM_THREADS": "llm_threads",
     "TERA_LLM_CONTEXT": "llm_context",
     "TERA_QDRANT_URL": "qdrant_url",

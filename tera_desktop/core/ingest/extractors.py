@@ -8,7 +8,8 @@ raises ``IngestError`` with a reason a user can act on when the file cannot be r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,49 @@ def register(*suffixes: str) -> Callable[[Extractor], Extractor]:
     return wrap
 
 
+@dataclass(frozen=True)
+class ExtractProgress:
+    """How far a long extraction is in one file (seconds of a recording transcribed)."""
+
+    done: float
+    total: float  # 0 when unknown
+    unit: str = "s"
+
+
+@dataclass
+class ExtractContext:
+    """What a streaming extractor gets instead of the file's bytes: the chunk budget (it returns
+    finished chunks), the user's Stop, and the speech-to-text source (``core.speech``)."""
+
+    max_tokens: int = 256
+    overlap: int = 32
+    count_tokens: Callable[[str], int] | None = None
+    cancel: threading.Event | None = None
+    speech: Any = None  # core.speech.SpeechSource, or None: audio is skipped with a reason
+
+
+# A streaming extractor reads the file itself (long recordings are never read whole), yields
+# ExtractProgress as it goes and then one Extracted whose sections are the finished chunks.
+StreamExtractor = Callable[[Path, ExtractContext], Iterator["ExtractProgress | Extracted"]]
+
+_STREAM_REGISTRY: dict[str, StreamExtractor] = {}
+
+
+def register_stream(*suffixes: str) -> Callable[[StreamExtractor], StreamExtractor]:
+    """Register a streaming extractor (audio) for file suffixes."""
+
+    def wrap(fn: StreamExtractor) -> StreamExtractor:
+        for suffix in suffixes:
+            _STREAM_REGISTRY[suffix.lower()] = fn
+        return fn
+
+    return wrap
+
+
+def stream_extractor_for(path: Path) -> StreamExtractor | None:
+    return _STREAM_REGISTRY.get(path.suffix.lower())
+
+
 def damaged_error(message: str, hint: str, detail: str = "") -> IngestError:
     """The error for a file that is damaged or not what its name says, with an optional detail
     (kept short) inside the message."""
@@ -55,7 +99,7 @@ def damaged_error(message: str, hint: str, detail: str = "") -> IngestError:
 
 
 def supported_suffixes() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *_STREAM_REGISTRY})
 
 
 def extractor_for(path: Path) -> Extractor:

@@ -91,6 +91,7 @@ def _extract(path: Path, data: bytes) -> Extracted:
         raise _damaged("it has no pages")
     sections: list[Section] = []
     failed = 0
+    scanned: list[int] = []  # pages without a text layer: read with OCR, when Tera has it
     for index in range(n_pages):
         try:
             text = reader.pages[index].extract_text()
@@ -102,13 +103,27 @@ def _extract(path: Path, data: bytes) -> Extracted:
         text = clean_page_text(text or "")
         if text:
             sections.append(Section(text=text, meta={"page": index + 1}))
+        else:
+            scanned.append(index)
+    if scanned:
+        from tera_desktop.core.ingest.formats import ocr
+
+        if ocr.ocr_available():
+            sections.extend(ocr.ocr_pdf_pages(reader, scanned))
+            sections.sort(key=lambda section: int(section.meta["page"]))
     if not sections:
         if failed == n_pages:
             raise _damaged("no page could be read")
+        if not ocr.ocr_available():
+            raise IngestError(
+                "This PDF has no text layer: it is probably scanned pages (images), and Tera's "
+                "OCR component, which reads text in images, is not installed.",
+                ocr.OCR_HINT,
+            )
         raise IngestError(
-            "This PDF has no text layer: it is probably scanned pages (images), and Tera cannot "
-            "read text in images (no OCR).",
-            "Run it through an OCR tool (for example OCRmyPDF) and add the result.",
+            "This PDF has no text layer, and no text was found in its images.",
+            "If it is a scan, check that its pages are readable; or run it through an OCR tool "
+            "(for example OCRmyPDF) and add the result.",
         )
     return Extracted(
         title=_title(reader) or path.name,
