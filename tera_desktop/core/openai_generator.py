@@ -348,12 +348,6 @@ def choose_model(models: Sequence[ServerModel], wanted: str, netloc: str) -> Ser
     )
 
 
-def _set_finish_reason(stats: GenerationStats, reason: str) -> None:
-    """``stats.finish_reason`` ("stop", "length") where GenerationStats has that field."""
-    if hasattr(stats, "finish_reason"):
-        setattr(stats, "finish_reason", reason)  # noqa: B010 (a field newer than this module)
-
-
 class _CancelWatch:
     """Shuts the socket down when ``cancel`` is set, so a read blocked on a silent server (still
     reading the prompt) returns at once; it stops when the request ends."""
@@ -579,7 +573,7 @@ class OpenAIGenerator:
                     text = delta.get("content") or choice.get("text") or ""
                     if choice.get("finish_reason"):
                         finished = True
-                        _set_finish_reason(stats, str(choice["finish_reason"]))
+                        stats.finish_reason = str(choice["finish_reason"])  # "stop", "length"
                     if text:
                         if stats.first_token_s is None:
                             stats.first_token_s = time.perf_counter() - start
