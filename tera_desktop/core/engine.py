@@ -29,6 +29,7 @@ from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult,
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.providers import make_embedder, make_generator, resolve_llm
 from tera_desktop.core.settings import Settings
+from tera_desktop.core.speech import SpeechSource
 from tera_desktop.core.store import DocumentInfo, FactInfo, Hit, MemoryStore, open_store
 
 ProgressFn = Callable[[models.DownloadProgress], None]
@@ -71,6 +72,7 @@ class Engine:
         self._embedder: Embedder | None = None
         self._store: MemoryStore | None = None
         self._generator: Generator | None = None
+        self._speech: SpeechSource | None = None
 
     # ---- lazy parts ------------------------------------------------------------------------------
     def embedding_spec(self) -> EmbeddingSpec:
@@ -167,12 +169,23 @@ class Engine:
             cancel=cancel,
             exclude=self.own_folders(),
             sync=sync,
+            speech=self.speech,
         )
 
     def own_folders(self) -> list[Path]:
         """Tera's own folders: never ingested, even when the user drops a parent folder."""
         p = self.paths
         return [p.data, p.config, p.cache, p.models, p.logs]
+
+    @property
+    def speech(self) -> SpeechSource:
+        """Speech to text for audio files; the model is found and loaded by the first recording
+        (without one, recordings are skipped with a reason that says how to get one)."""
+        with self._lock:
+            if self._speech is None:
+                s = self.settings
+                self._speech = SpeechSource(self.paths, s.speech_model, s.speech_language)
+            return self._speech
 
     def search(
         self,

@@ -13,8 +13,8 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,15 @@ from typing import Any
 from tera_desktop.core.embedder import Embedder
 from tera_desktop.core.errors import Cancelled, IngestError, TeraError, UnsupportedFileError
 from tera_desktop.core.ingest.chunker import TokenCounter, chunk_text
-from tera_desktop.core.ingest.extractors import Section, extractor_for
+from tera_desktop.core.ingest.extractors import (
+    ExtractContext,
+    Extracted,
+    ExtractProgress,
+    Section,
+    StreamExtractor,
+    extractor_for,
+    stream_extractor_for,
+)
 from tera_desktop.core.store import KIND_DOCUMENT, KIND_FACT, Chunk, MemoryStore
 
 log = logging.getLogger("tera.ingest")
@@ -67,6 +75,11 @@ class IngestProgress:
     files_total: int
     chunks_done: int
     current: str = ""
+    # inside one long file (a recording being transcribed): how far, of how much, in what unit
+    # ("s": seconds of audio; total 0 when unknown); 0/0/"" between files
+    file_done: float = 0.0
+    file_total: float = 0.0
+    file_unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,11 +187,14 @@ def ingest(
     cancel: threading.Event | None = None,
     exclude: Sequence[Path] = (),
     sync: bool = False,
+    speech: Any = None,
 ) -> Iterator[FileResult | IngestProgress]:
     """Ingest files and folders. Yields progress and one result per file; stops between batches
     when ``cancel`` is set (raising ``Cancelled``): every file is then either fully stored or not
     touched. With ``sync``, documents stored from inside a given folder whose file is gone (or
-    now hidden) are forgotten too, each reported as ``removed``."""
+    now hidden) are forgotten too, each reported as ``removed``. ``speech`` (a
+    ``core.speech.SpeechSource``) transcribes audio files; without it they are skipped. A long
+    file (a recording) reports its own progress and stops within itself when ``cancel`` is set."""
     for root in roots:
         if not Path(root).expanduser().exists():
             yield FileResult(str(root), FAILED, reason="No such file or folder.")
@@ -243,8 +259,23 @@ def ingest(
         if cancel is not None and cancel.is_set():
             raise Cancelled("Stopped: the files before this one are stored.")
         result = None
+        streamer = stream_extractor_for(path)
         try:
-            prepared = _prepare(path, store, max_tokens, overlap, max_file_bytes, embedder)
+            if streamer is None:
+                prepared = _prepare(path, store, max_tokens, overlap, max_file_bytes, embedder)
+            else:
+                if pending:  # store what is ready before a long file, in case of Stop
+                    yield from flush()
+                context = ExtractContext(max_tokens, overlap, embedder.count_tokens, cancel, speech)
+                prepared = yield from _prepare_stream(
+                    path,
+                    streamer,
+                    context,
+                    store,
+                    IngestProgress(done, total, chunks_done, str(path)),
+                )
+        except Cancelled:
+            raise
         except UnsupportedFileError as exc:
             result = FileResult(str(path), SKIPPED, reason=str(exc))
         except IngestError as exc:
@@ -346,6 +377,48 @@ def _prepare(
     if not texts:
         raise IngestError("The file holds no text.")
     return _Pending(path, source, doc_hash, extracted.title, texts, metas, existing is not None)
+
+
+def sha256_file(path: Path, cancel: threading.Event | None = None) -> str:
+    """The sha256 of a file read in 1 MB blocks (a recording is never read whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1024 * 1024):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Stopped: the files before this one are stored.")
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _prepare_stream(
+    path: Path,
+    extractor: StreamExtractor,
+    context: ExtractContext,
+    store: MemoryStore,
+    at: IngestProgress,
+) -> Generator[IngestProgress, None, _Pending | FileResult]:
+    """A file read by a streaming extractor (audio): hashed in blocks, unchanged files skipped,
+    progress within the file yielded as it comes, the extractor's sections taken as the chunks.
+    No size limit: memory stays bounded whatever the length, and Stop works inside the file."""
+    source = str(path)
+    if not path.is_file():
+        raise IngestError("Not a regular file.")
+    doc_hash = sha256_file(path, context.cancel)
+    existing = store.document(source)
+    if existing is not None and existing.content_hash == doc_hash:
+        return FileResult(source, UNCHANGED, existing.chunks, doc_id=existing.doc_id)
+    extracted: Extracted | None = None
+    for event in extractor(path, context):
+        if isinstance(event, ExtractProgress):
+            yield replace(at, file_done=event.done, file_total=event.total, file_unit=event.unit)
+        else:
+            extracted = event
+    if extracted is None or not extracted.sections:
+        raise IngestError("The file holds no text.")
+    texts = [s.text for s in extracted.sections]
+    metas: list[dict[str, object]] = [dict(s.meta) for s in extracted.sections]
+    title = extracted.title
+    return _Pending(path, source, doc_hash, title, texts, metas, existing is not None)
 
 
 def pack_sections(
