@@ -119,6 +119,13 @@ def test_the_apps_engine_is_reused_not_opened_twice(paths: Paths, tiny_settings:
         assert found["Embedding model"].status == OK
 
 
+def test_the_apps_engine_without_its_embedding_model(paths: Paths) -> None:
+    with Engine(paths, Settings()) as engine:  # the catalog model, not downloaded
+        check = doctor.check_store(paths, engine.settings, engine)
+    assert check.status == WARN
+    assert "needs the embedding model" in check.detail
+
+
 def test_llama_build_flags_against_the_cpu() -> None:
     info = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | AVX512 = 0 |"
     assert doctor.parse_system_info(info)["AVX2"] is True

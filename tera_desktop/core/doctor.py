@@ -487,6 +487,13 @@ def check_store(paths: Paths, settings: Settings, engine: Engine | None = None) 
     if engine is not None:
         try:
             count = engine.count()
+        except ModelMissingError:
+            return Check(
+                name,
+                WARN,
+                f"{where}: not opened, it needs the embedding model",
+                "Install the embedding model first (see above).",
+            )
         except TeraError as exc:
             return Check(name, FAIL, f"{where}: {exc.message}", exc.hint or "")
         return Check(name, OK, f"{where}: open in this window, {count} memories")
