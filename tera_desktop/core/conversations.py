@@ -5,6 +5,10 @@ old or the new conversation, never half of one. A small state file remembers whi
 open last, so the app reopens it. A file that cannot be read is skipped (and logged) when listing:
 one bad file never hides the others.
 
+Besides saving and loading, the store renames, finds a conversation by id, id prefix or title (what
+``tera ask --chat NAME`` needs), and searches titles and messages; ``export_markdown`` turns one
+conversation into Markdown a user can paste anywhere.
+
 No Qt here: the GUI and the tests use the same store.
 """
 
@@ -16,6 +20,7 @@ import logging
 import os
 import re
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -32,6 +37,9 @@ SCHEMA_VERSION = 1
 FOLDER_NAME = "conversations"
 STATE_FILE = "state.json"
 TITLE_MAX_CHARS = 60
+RENAME_MAX_CHARS = 200  # a title the user types (rename) may be this long
+PREVIEW_MAX_CHARS = 80
+MIN_ID_PREFIX = 6  # ``find`` accepts an id prefix this long or longer
 ROLE_USER = "user"
 ROLE_ASSISTANT = "assistant"
 _ID_RE = re.compile(r"[0-9a-f]{32}")
@@ -39,6 +47,10 @@ _ID_RE = re.compile(r"[0-9a-f]{32}")
 
 class ConversationError(TeraError):
     """A conversation file exists but cannot be read."""
+
+
+class InvalidTitleError(TeraError):
+    """A title the user typed cannot be used (empty, or too long)."""
 
 
 def now_iso() -> str:
@@ -58,6 +70,33 @@ def make_title(text: str, limit: int = TITLE_MAX_CHARS) -> str:
     return cut.rstrip(" ,.;:-") + "…"
 
 
+_MARKUP_PREFIX_RE = re.compile(r"^(?:#{1,6}\s+|>\s*|[-*+]\s+|\d{1,3}[.)]\s+)+")
+_MARKUP_RE = re.compile(r"\*\*|__|`+|~~")
+
+
+def make_preview(text: str, limit: int = PREVIEW_MAX_CHARS) -> str:
+    """The first non-empty line of an answer as plain text, cut at a word with "…"."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    line = _MARKUP_RE.sub("", _MARKUP_PREFIX_RE.sub("", line.strip()))
+    return make_title(line, limit)
+
+
+def clean_title(title: str, limit: int = RENAME_MAX_CHARS) -> str:
+    """A title the user typed as one clean line; InvalidTitleError if empty or too long."""
+    if not isinstance(title, str):
+        raise InvalidTitleError("A chat title must be text.")
+    printable = "".join(ch if ch.isprintable() else " " for ch in title)
+    line = " ".join(printable.split())
+    if not line:
+        raise InvalidTitleError("A chat title cannot be empty.", "Type a few words.")
+    if len(line) > limit:
+        raise InvalidTitleError(
+            f"A chat title can be at most {limit} characters (this one has {len(line)}).",
+            "Shorten it.",
+        )
+    return line
+
+
 def sources_to_dicts(sources: Iterable[Any]) -> list[dict[str, Any]]:
     """``Source`` objects (or any dataclasses / mappings) as plain JSON-ready dicts."""
     out: list[dict[str, Any]] = []
@@ -71,6 +110,13 @@ def sources_to_dicts(sources: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _list_of_objects(value: Any, name: str) -> list[dict[str, Any]]:
+    items = value or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"{name} must be a list of objects")
+    return [dict(item) for item in items]
+
+
 @dataclass
 class ChatMessage:
     role: str  # "user" | "assistant"
@@ -80,6 +126,10 @@ class ChatMessage:
     stopped: bool = False  # the user stopped the answer
     no_memory: bool = False  # nothing relevant in memory: the model was not run
     error: str = ""  # the error shown instead of (or after) the answer
+    query: str = ""  # the standalone query retrieval used (a follow-up rewritten in context)
+    checks: dict[str, Any] = field(default_factory=dict)  # answer-check results
+    cut: bool = False  # the answer hit the length limit
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # matched sentences per source
 
     def __post_init__(self) -> None:
         if self.role not in (ROLE_USER, ROLE_ASSISTANT):
@@ -90,9 +140,11 @@ class ChatMessage:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatMessage:
-        sources = data.get("sources") or []
-        if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
-            raise ValueError("sources must be a list of objects")
+        sources = _list_of_objects(data.get("sources"), "sources")
+        evidence = _list_of_objects(data.get("evidence"), "evidence")
+        checks = data.get("checks") or {}
+        if not isinstance(checks, dict):
+            raise ValueError("checks must be an object")
         return cls(
             role=str(data["role"]),
             text=str(data.get("text", "")),
@@ -101,6 +153,10 @@ class ChatMessage:
             stopped=bool(data.get("stopped", False)),
             no_memory=bool(data.get("no_memory", False)),
             error=str(data.get("error") or ""),
+            query=str(data.get("query") or ""),
+            checks=dict(checks),
+            cut=bool(data.get("cut", False)),
+            evidence=evidence,
         )
 
 
@@ -134,7 +190,15 @@ class Conversation:
             created_at=self.created_at,
             updated_at=self.updated_at,
             message_count=len(self.messages),
+            preview=self.preview(),
         )
+
+    def preview(self) -> str:
+        """The first answer's first line, without Markdown marks, at most 80 characters."""
+        for message in self.messages:
+            if message.role == ROLE_ASSISTANT and message.text.strip():
+                return make_preview(message.text)
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,6 +240,7 @@ class ConversationSummary:
     created_at: str
     updated_at: str
     message_count: int
+    preview: str = ""  # the first answer's first line (``Conversation.preview``)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -305,22 +370,81 @@ class ConversationStore:
                 log.warning("%s", exc)
         return None
 
-    def list(self) -> list[ConversationSummary]:
+    def rename(self, conv_id: str, title: str) -> Conversation:
+        """Give the conversation a title the user chose; returns it as saved.
+
+        The title is cleaned to one line (``clean_title``: InvalidTitleError if it is empty or
+        longer than 200 characters). The file is rewritten atomically; ``updated_at`` and the
+        last-open conversation do not change: renaming neither reorders the list nor switches."""
+        new_title = clean_title(title)
+        path = self.path_of(conv_id)
+        with self._lock:
+            conv = self.load(conv_id)
+            conv.title = new_title
+            write_json_atomic(path, conv.to_dict())
+        return conv
+
+    def _all(self) -> list[Conversation]:
         """Every readable conversation, most recently updated first. Bad files are skipped."""
         if not self.folder.is_dir():
             return []
-        found: list[ConversationSummary] = []
+        found: list[Conversation] = []
         for path in self.folder.glob("*.json"):
             if not _ID_RE.fullmatch(path.stem):
                 continue
             try:
-                found.append(self._read(path).summary())
+                found.append(self._read(path))
             except FileNotFoundError:  # deleted while listing
                 continue
             except ConversationError as exc:
                 log.warning("skipping a conversation: %s", exc)
-        found.sort(key=lambda s: (s.updated_at, s.created_at, s.id), reverse=True)
+        found.sort(key=lambda c: (c.updated_at, c.created_at, c.id), reverse=True)
         return found
+
+    def find(self, name: str) -> Conversation | None:
+        """The conversation ``name`` refers to, or None.
+
+        In this order: an exact id; a prefix of exactly one id, at least 6 hex characters; a title
+        (case-insensitive, whitespace collapsed; the most recently updated one if several have it).
+        An ambiguous id prefix matches no id (it can still match a title)."""
+        if not isinstance(name, str):
+            return None
+        wanted = name.strip()
+        key = wanted.lower()
+        if _ID_RE.fullmatch(key) and self.exists(key):
+            try:
+                return self.load(key)
+            except ConversationError as exc:
+                log.warning("%s", exc)
+        conversations = self._all()
+        if len(key) >= MIN_ID_PREFIX and _HEX_RE.fullmatch(key):
+            by_prefix = [c for c in conversations if c.id.startswith(key)]
+            if len(by_prefix) == 1:
+                return by_prefix[0]
+        title = _fold(" ".join(wanted.split()))
+        if not title:
+            return None
+        return next((c for c in conversations if _fold(c.title) == title), None)
+
+    def search(self, text: str) -> list[ConversationSummary]:
+        """Conversations whose title and messages together hold every word of ``text``.
+
+        Case-insensitive substring match ("park" finds "parked"), most recently updated first; an
+        empty ``text`` lists them all."""
+        words = _fold(text).split()
+        if not words:
+            return self.list()
+        found: list[ConversationSummary] = []
+        for conv in self._all():
+            haystack = "\n".join([conv.title, *(m.text for m in conv.messages)])
+            folded = _fold(haystack)
+            if all(word in folded for word in words):
+                found.append(conv.summary())
+        return found
+
+    def list(self) -> list[ConversationSummary]:
+        """Every readable conversation, most recently updated first. Bad files are skipped."""
+        return [conv.summary() for conv in self._all()]
 
     def delete(self, conv_id: str) -> bool:
         """Remove the conversation; True if there was one. Forgets it as the last one."""
@@ -334,3 +458,141 @@ class ConversationStore:
             if self._last_id() == conv_id:
                 self.set_last(None)
         return removed
+
+
+_HEX_RE = re.compile(r"[0-9a-f]+")
+
+
+def _fold(text: str) -> str:
+    """Text for comparing without regard to case or Unicode form."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+# ---- export --------------------------------------------------------------------------------
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN_RE = re.compile(r"(`+)(?:.+?)\1")
+_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\](?=[(\[])")
+_BLOCK_START_RE = re.compile(r"^ {0,3}(?:[#>|]|[-*+](?:\s|$)|\d{1,9}[.)](?:\s|$)|`{3}|~{3})")
+
+
+def _neutralize_line(line: str) -> str:
+    """Raw HTML shown as text and images as links, outside inline code: the app never renders
+    either, and a Markdown viewer the export is pasted into should not either."""
+    out: list[str] = []
+    pos = 0
+    for match in _CODE_SPAN_RE.finditer(line):
+        out.append(_neutralize_text(line[pos : match.start()]))
+        out.append(match.group(0))
+        pos = match.end()
+    out.append(_neutralize_text(line[pos:]))
+    return "".join(out)
+
+
+def _neutralize_text(text: str) -> str:
+    text = text.replace("<", "&lt;")
+    return _IMAGE_RE.sub(lambda m: f"[image: {m.group(1)}]" if m.group(1) else "[image]", text)
+
+
+def _safe_markdown(text: str) -> str:
+    """``text`` (Markdown) with raw HTML and images made harmless; fenced code is left as is."""
+    lines: list[str] = []
+    fence = ""
+    for line in text.splitlines():
+        match = _FENCE_RE.match(line)
+        if fence:
+            lines.append(line)
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if match:
+            fence = match.group(1)
+            lines.append(line)
+            continue
+        lines.append(_neutralize_line(line))
+    if fence:  # an unclosed fence (an answer cut off inside code): close it
+        lines.append(fence)
+    return "\n".join(lines)
+
+
+def _inline(text: str) -> str:
+    """One line of plain text for a heading or a list item: whitespace collapsed, markup escaped."""
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", line)
+
+
+def _local_time(iso: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone()
+
+
+def source_label(source: Mapping[str, Any]) -> str:
+    """How a saved source is named in an export: a document's file name (and page), or a fact."""
+    kind = str(source.get("kind") or "")
+    page = source.get("page")
+    page_text = f", p. {page}" if isinstance(page, int) and not isinstance(page, bool) else ""
+    if kind == "document":
+        origin = str(source.get("source") or "")
+        name = origin.replace("\\", "/").rsplit("/", 1)[-1] or str(source.get("title") or "")
+        return f"{name or 'document'}{page_text}"
+    text = make_title(str(source.get("text") or ""), PREVIEW_MAX_CHARS)
+    day = str(source.get("created_at") or "")[:10]
+    label = f"Remembered {day}" if day else "Remembered"
+    return f"{label}: “{text}”{page_text}" if text else f"{label}{page_text}"
+
+
+def _sources_markdown(sources: list[dict[str, Any]]) -> list[str]:
+    numbered: list[tuple[int, dict[str, Any]]] = []
+    for index, source in enumerate(sources, start=1):
+        number = source.get("number")
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            number = index
+        numbered.append((number, source))
+    numbered.sort(key=lambda pair: pair[0])
+    return [f"{number}. {_inline(source_label(source))}" for number, source in numbered]
+
+
+def _turn_markdown(label: str, text: str) -> list[str]:
+    body = _safe_markdown(text.strip("\n"))
+    if not body.strip():
+        return [f"**{label}:**"]
+    first, _, rest = body.partition("\n")
+    if _BLOCK_START_RE.match(first) or first.startswith("    "):
+        return [f"**{label}:**", "", body]  # a list, heading or code block needs its own line
+    return [f"**{label}:** {first.lstrip()}" + (f"\n{rest}" if rest else "")]
+
+
+def export_markdown(conv: Conversation) -> str:
+    """The conversation as plain Markdown: title, date, each turn, each answer's sources and marks.
+
+    Raw HTML in a message is shown as text and images become links, as in the app; the title and
+    source labels are escaped. The result ends with one newline."""
+    title = _inline(conv.title) or "Untitled chat"
+    lines = [f"# {title}", ""]
+    started = _local_time(conv.created_at)
+    if started is not None:
+        lines += [f"*{started.strftime('%d %B %Y, %H:%M').lstrip('0')}*", ""]
+    for message in conv.messages:
+        if message.role == ROLE_USER:
+            lines += [*_turn_markdown("You", message.text), ""]
+            continue
+        lines += _turn_markdown("Tera", message.text)
+        marks: list[str] = []
+        if message.no_memory:
+            marks.append("*Nothing in memory about this.*")
+        if message.cut:
+            marks.append("*(Cut off: the answer reached the length limit.)*")
+        if message.stopped:
+            marks.append("*(Stopped.)*")
+        if message.error:
+            marks.append(f"*Error: {_inline(message.error)}*")
+        if marks:
+            lines += ["", *marks]
+        if message.sources:
+            lines += ["", "Sources:", "", *_sources_markdown(message.sources)]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
