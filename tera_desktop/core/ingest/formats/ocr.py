@@ -262,9 +262,9 @@ def fix_confusions(text: str) -> str:
         letters = sum(c.isalpha() for c in token)
         digits = sum(c.isdigit() for c in token)
         zeros_only = all(c == "0" for c in token if c.isdigit())
-        if letters >= 2 and digits and zeros_only and any(c.islower() for c in token):
+        if digits and letters >= digits and zeros_only and any(c.islower() for c in token):
             return token.replace("0", "o")
-        if digits >= 2 and letters and all(c in "lIO" for c in token if c.isalpha()):
+        if letters and digits >= letters and all(c in "lIO" for c in token if c.isalpha()):
             return token.replace("l", "1").replace("I", "1").replace("O", "0")
         return token
 
