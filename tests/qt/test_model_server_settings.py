@@ -96,3 +96,29 @@ def test_test_connection_needs_an_address(qtbot, paths: Paths) -> None:  # type:
     dialog = _dialog(qtbot, paths, Settings())
     qtbot.mouseClick(dialog.test_button, LEFT)
     assert "Enter the server's address first" in dialog.test_label.text()
+
+
+# ---- the status bar says who answers ----------------------------------------------------------
+def test_status_bar_names_the_model_server(make_window, tiny_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    with serve_stub() as stub:
+        window = make_window(replace(tiny_settings, llm_url=stub.url))
+        assert window.llm_state == "ready"
+        assert window.model_label.text() == (
+            f"Answers: stub-model on the model server 127.0.0.1:{stub.port}"
+        )
+
+
+def test_status_bar_says_when_the_server_is_not_available(
+    make_window, tiny_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    with serve_stub() as stub:
+        url = stub.url  # stopped on leaving: nothing listens there any more
+    window = make_window(replace(tiny_settings, llm_url=url))
+    assert window.llm_state == "failed"
+    assert window.model_label.text() == f"Model server {url[len('http://') :]}: not available"
+    assert "connection refused" in window.model_label.toolTip()
+
+
+def test_local_model_status_is_unchanged(make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    assert window.model_label.text() == "Language model: tiny"
