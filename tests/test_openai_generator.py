@@ -154,7 +154,7 @@ def test_the_api_key_is_sent_and_a_refused_key_says_so() -> None:
         assert stub.chats()[0].headers["Authorization"] == "Bearer s3cret"
         for key in ("", "wrong"):
             err = _fails("auth", OpenAIGenerator, stub.url, api_key=key)
-            assert "refused the API key (HTTP 401)" in err.message
+            assert "refused the API key (HTTP 401: Invalid API key)" in err.message
             assert "TERA_LLM_API_KEY" in str(err)
     with serve_stub(api_key="s3cret", key_status=403) as stub:
         assert "HTTP 403" in _fails("auth", OpenAIGenerator, stub.url, api_key="no").message

@@ -173,16 +173,17 @@ class _Server:
 
     def http_error(self, status: int, body: bytes, what: str, model: str = "") -> ServerError:
         said = _error_message(body)
-        detail = f" ({said})" if said else ""
+        detail = f": {said}" if said else ""
         if status in (401, 403):
             return ServerError(
-                f"The model server at {self.netloc} refused the API key (HTTP {status}){detail}.",
+                f"The model server at {self.netloc} refused the API key (HTTP {status}{detail}).",
                 "Enter the right key in Settings → Model server (or TERA_LLM_API_KEY).",
                 reason="auth",
             )
         if status == 404 and model and "model" in said.lower():
             return ServerError(
-                f"The model server at {self.netloc} has no model {model!r}{detail}.",
+                f"The model server at {self.netloc} has no model {model!r} "
+                f"(HTTP {status}{detail}).",
                 "Choose one of its models in Settings → Model server (Test connection lists "
                 "them), or set TERA_LLM_MODEL.",
                 reason="model",
