@@ -51,7 +51,7 @@ PACKAGES = (
     "PySide6-Essentials",
     "matplotlib",
 )
-NAMES = ("store", "ingest", "generate", "generate-phi2", "gui", "retrieval")
+NAMES = ("store", "ingest", "generate", "generate-phi2", "conversation", "gui", "retrieval")
 
 
 @dataclass
@@ -98,10 +98,13 @@ def plan(quick: bool, phi2: Path | None) -> list[Step]:
             Step(
                 "generate-phi2",
                 "bench.bench_generate",
-                ["--model", str(phi2), "--runs", "1" if quick else "3"],
-                600 if quick else 1800,
+                ["--model", str(phi2), "--runs", "1" if quick else "3", "--documents"],
+                900 if quick else 2400,
             )
         )
+    steps.append(
+        Step("conversation", "bench.bench_conversation", ["--no-answers"] if quick else [], 900)
+    )
     steps.append(Step("gui", "bench.bench_gui", ["--files", "200" if quick else "500"], 900))
     steps.append(
         Step(

@@ -68,7 +68,11 @@ def main(out: Path) -> int:
         window.engine.settings = settings
         sampling = Sampling(max_tokens=80, temperature=0.0, seed=0)
         window.engine.sampling = lambda: sampling  # type: ignore[method-assign]
-        for question in ("What is the gate code?", "What is the budget of Project Falcon?"):
+        for question in (
+            "What is the gate code?",
+            "What is the budget of Project Falcon?",
+            "Who approved it?",  # a follow-up: searched with the conversation's context
+        ):
             window.chat.question_asked.emit(question)
             wait(window.answer_finished)
         window.refresh_memories()
