@@ -449,7 +449,13 @@ def _info(paths: Any, settings: Any) -> int:
     ):
         print(f"  {label:<9} {folder}")
     print(f"  embedding {settings.embedding_model}")
-    print(f"  llm       {settings.llm_model}")
+    if settings.llm_url.strip():
+        from tera_desktop.core.providers import server_address
+
+        model = settings.llm_server_model or "the server's model"
+        print(f"  llm       {model} on the model server {server_address(settings)}")
+    else:
+        print(f"  llm       {settings.llm_model}")
     print(f"  store     {settings.qdrant_url or 'embedded Qdrant engine (on disk)'}")
     return 0
 
