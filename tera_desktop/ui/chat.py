@@ -7,7 +7,6 @@ to background workers), always on the GUI thread's side of a signal.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from string import Template
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from tera_desktop.core.assistant import Source
 from tera_desktop.ui.markdown import SafeTextBrowser
+from tera_desktop.ui.safe_text import PANEL_LIMIT, clip, one_line, tooltip
 
 ROLE_USER = "user"
 ROLE_ASSISTANT = "assistant"
@@ -287,7 +287,7 @@ class _SourceChip(QToolButton):
         self.source = source
         self.setObjectName("sourceChip")
         self.setText(source_chip_text(source))
-        self.setToolTip(_tooltip_html(source.text))
+        self.setToolTip(tooltip(source.text))
         self.setCheckable(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -314,13 +314,6 @@ class _SourceChip(QToolButton):
     @Slot()
     def _on_open_triggered(self) -> None:
         self.open_requested.emit(self.source.source)
-
-
-def _tooltip_html(text: str, limit: int = 4000) -> str:
-    """``text`` as a tooltip that shows exactly what is written (a tooltip would otherwise guess
-    that text with tags in it is rich text and interpret it)."""
-    shown = text if len(text) <= limit else text[:limit] + " …"
-    return "<p style='white-space:pre-wrap'>" + html.escape(shown) + "</p>"
 
 
 class _SourcePanel(QFrame):
@@ -374,8 +367,9 @@ class _SourcePanel(QFrame):
         details.append(f"score {source.score:.2f}")
         if source.created_at:
             details.append(f"added {source.created_at[:10]}")
-        self._title.setText(" · ".join(details))
-        self._body.setText(source.text)
+        self._title.setText(one_line(" · ".join(details)))  # a file name can be 1 MB long
+        # capped: a 1 MB memory would lay out taller than Qt can paint
+        self._body.setText(clip(source.text, PANEL_LIMIT))
         self._open.setVisible(source.kind == "document" and bool(source.source))
         self.show()
 
@@ -813,14 +807,16 @@ class ChatPanel(QWidget):
         self._input.setEnabled(self._ask_enabled)
         self._input.set_send_enabled(self._ask_enabled and not self._busy)
         self._input.setPlaceholderText(self._ask_reason or ASK_PLACEHOLDER)
-        self._input.setToolTip(self._ask_reason)
+        self._input.setToolTip(tooltip(self._ask_reason))
         if self._busy:
             self._send.setText("Stop")
             self._send.setToolTip("Stop the answer (Esc)")
             self._send.setEnabled(True)
         else:
             self._send.setText("Send")
-            self._send.setToolTip(self._ask_reason or "Ask (Enter) · new line: Shift+Enter")
+            self._send.setToolTip(
+                tooltip(self._ask_reason) or "Ask (Enter) · new line: Shift+Enter"
+            )
             self._send.setEnabled(self._ask_enabled)
 
     @Slot()

@@ -8,6 +8,7 @@ reaches the user through ``notify()`` (status bar; a dialog only when fatal).
 from __future__ import annotations
 
 import copy
+import html
 import logging
 import threading
 import time
@@ -51,6 +52,7 @@ from tera_desktop.core.settings import (
 from tera_desktop.core.watch import FolderWatcher
 from tera_desktop.ui.chat import ChatPanel, MessageView
 from tera_desktop.ui.memory_panel import MemoryPanel
+from tera_desktop.ui.safe_text import ask_yes_no, plain_label, show_error, show_status, tooltip
 from tera_desktop.workers import Worker, WorkerManager
 
 log = logging.getLogger("tera.ui")
@@ -158,7 +160,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([430, 750])
         self.setCentralWidget(splitter)
 
-        self.model_label = QLabel("Language model: not loaded")
+        self.model_label = plain_label("Language model: not loaded")  # holds a model's name
         self.model_label.setObjectName("modelStatus")
         self.count_label = QLabel("")
         self.count_label.setObjectName("memoryCount")
@@ -214,7 +216,7 @@ class MainWindow(QMainWindow):
         """The one channel for messages to the user."""
         (log.warning if error else log.info)("%s", message)
         self.statusBar().setStyleSheet("color: #c0392b;" if error else "")
-        self.statusBar().showMessage(message, 0 if error else timeout_ms)
+        show_status(self.statusBar(), message, 0 if error else timeout_ms)
 
     def _on_worker_error(self, exc: object) -> None:
         if isinstance(exc, TeraError):
@@ -225,8 +227,7 @@ class MainWindow(QMainWindow):
             )
 
     def confirm(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text)
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_yes_no(self, title, text)  # plain text: labels may hold memory text
 
     # ---- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
             return
         if isinstance(exc, StoreError):
             self.notify(str(exc), error=True)
-            QMessageBox.critical(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
+            show_error(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
             return
         self._on_worker_error(exc)
 
@@ -359,7 +360,7 @@ class MainWindow(QMainWindow):
                 LLM_FAILED: f"Model server {server}: not available",
             }.get(state, f"Model server {server}: not connected")
         self.model_label.setText(text)
-        self.model_label.setToolTip(detail)
+        self.model_label.setToolTip(tooltip(detail))
         if state in (LLM_MISSING, LLM_FAILED):
             self.chat.set_ask_enabled(
                 True,
@@ -806,7 +807,7 @@ class MainWindow(QMainWindow):
             self,
             f"About {APP_NAME}",
             f"<b>{APP_NAME} {__version__}</b><p>A private, offline second memory.</p>"
-            f"<p>Your data: {self.paths.data}</p>",
+            f"<p>Your data: {html.escape(str(self.paths.data))}</p>",
         )
 
     # ---- closing ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from tera_desktop.core.ingest import FAILED, SKIPPED, UNCHANGED, FileResult
 from tera_desktop.core.store import DocumentInfo, FactInfo
+from tera_desktop.ui.safe_text import one_line, tooltip
 
 ROLE_KIND = Qt.ItemDataRole.UserRole
 ROLE_KEY = Qt.ItemDataRole.UserRole + 1  # fact id or document source path
@@ -155,8 +156,10 @@ class MemoryPanel(QWidget):
         for fact in self._facts:
             if needle and needle not in fact.text.casefold():
                 continue
-            item = QTreeWidgetItem(self.facts_root, [fact.text, "fact", _date(fact.created_at)])
-            item.setToolTip(0, fact.text)
+            item = QTreeWidgetItem(
+                self.facts_root, [one_line(fact.text), "fact", _date(fact.created_at)]
+            )
+            item.setToolTip(0, tooltip(fact.text))
             item.setData(0, ROLE_KIND, "fact")
             item.setData(0, ROLE_KEY, fact.id)
             item.setData(0, ROLE_LABEL, fact.text)
@@ -170,16 +173,18 @@ class MemoryPanel(QWidget):
                 continue
             status = self._doc_status.get(doc.source, "stored")
             details = f"{doc.chunks} chunk{'s' if doc.chunks != 1 else ''} · {status}"
-            item = QTreeWidgetItem(self.docs_root, [name, details, _date(doc.created_at)])
-            item.setToolTip(0, doc.source)
+            item = QTreeWidgetItem(self.docs_root, [one_line(name), details, _date(doc.created_at)])
+            item.setToolTip(0, tooltip(doc.source))
             item.setData(0, ROLE_KIND, "document")
             item.setData(0, ROLE_KEY, doc.source)
             item.setData(0, ROLE_LABEL, name)
         for folder in self._watched:
             if needle and needle not in folder.casefold():
                 continue
-            item = QTreeWidgetItem(self.folders_root, [Path(folder).name, "kept in sync", ""])
-            item.setToolTip(0, folder)
+            item = QTreeWidgetItem(
+                self.folders_root, [one_line(Path(folder).name), "kept in sync", ""]
+            )
+            item.setToolTip(0, tooltip(folder))
             item.setData(0, ROLE_KIND, "folder")
             item.setData(0, ROLE_KEY, folder)
             item.setData(0, ROLE_LABEL, folder)
@@ -248,8 +253,8 @@ class MemoryPanel(QWidget):
             plural = "s" if result.chunks != 1 else ""
             text = f"✓ {name}: {result.status} ({result.chunks} chunk{plural})"
             self._doc_status[result.path] = result.status
-        item = QListWidgetItem(text)
-        item.setToolTip(f"{result.path}\n{result.reason or result.status}")
+        item = QListWidgetItem(one_line(text))
+        item.setToolTip(tooltip(f"{result.path}\n{result.reason or result.status}"))
         item.setData(ROLE_KIND, result.status)
         color = _STATUS_COLORS.get(result.status)
         if color:
