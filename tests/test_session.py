@@ -81,11 +81,23 @@ def test_the_conversation_is_the_cached_prefix(session: ChatSession) -> None:
     assert second.stats.prompt_tokens_evaluated < second.stats.prompt_tokens / 2
 
 
-def test_a_source_sent_in_an_earlier_turn_is_not_sent_again(session: ChatSession) -> None:
-    one = done_of(list(session.ask("what is the gate code?")))
-    two = done_of(list(session.ask("the gate code again, please: what is it?")))
-    gate = [s for s in two.sources if "4512" in s.text]
-    assert gate and gate[0].number == next(s.number for s in one.sources if "4512" in s.text)
+def test_sources_are_numbered_by_rank(session: ChatSession) -> None:
+    done = done_of(list(session.ask("what is the gate code?")))
+    assert [s.number for s in done.sources] == list(range(1, len(done.sources) + 1))
+    assert done.sources[0].text == "The gate code is 4512."
+
+
+def test_a_prompt_read_ahead_keeps_its_order_when_the_question_finds_the_same_sources(
+    session: ChatSession,
+) -> None:
+    session.engine.generator  # noqa: B018 - loaded
+    list(session.prepare("office number of"))
+    order = session._prepared_order
+    assert order
+    done = done_of(list(session.ask("office number of?")))
+    if sorted(order) == sorted(s.id for s in done.sources):
+        assert tuple(s.id for s in sorted(done.sources, key=lambda s: s.number)) == order
+    assert session._prepared_order is None  # used once
 
 
 def test_stop_while_reading_keeps_the_question_and_saves_no_empty_answer(

@@ -6,12 +6,11 @@ question: shown before the model writes), ``Reading`` while the model reads its 
 as it writes, then ``AnswerDone`` with the checked answer.
 
 The prompt is built for llama.cpp's KV cache: the system prompt, then the earlier turns exactly as
-they were sent, then this turn's new references, then the question last. References are numbered
-across the conversation and a reference sent in an earlier turn is not sent again, so a follow-up
-evaluates only its new references and question; the sources of one turn are kept in a canonical
-order (not by score) so the prefix evaluated while the user types survives small rank changes.
-Each reference carries only the sentences of its chunk that best match the question (the whole
-chunk stays one click away in the app).
+they were sent, then this turn's references and the question last, so a follow-up evaluates only
+its own turn. References are numbered 1..n by rank (small models lean on the first one); a prompt
+read ahead while the question was typed keeps its order when the final question finds the same
+sources, so what was read stays valid. Each reference carries only the sentences of its chunk that
+best match the question (the whole chunk stays one click away in the app).
 """
 
 from __future__ import annotations
@@ -231,12 +230,6 @@ def reference_line(source: Source, text: str | None = None) -> str:
     return f"[{source.number}] fact ({source.created_at[:10]}): {body}"
 
 
-def canonical_order(hits: Sequence[Hit]) -> list[Hit]:
-    """The order sources are sent in: by document and position, not by score, so the prompt's
-    prefix stays the same while a question typed word by word reshuffles the ranks."""
-    return sorted(hits, key=lambda h: (h.kind, h.source, h.chunk_index, h.created_at, h.id))
-
-
 def _truncate(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
     if count(text) <= max_tokens:
         return text
@@ -263,23 +256,17 @@ class PromptTurn:
 
 @dataclass
 class PromptState:
-    """A conversation's prompt so far: its turns and the references they introduced."""
+    """A conversation's prompt so far: its turns exactly as they were sent."""
 
     turns: list[PromptTurn] = field(default_factory=list)
-    refs: dict[tuple[str, str], int] = field(default_factory=dict)  # (chunk id, evidence) → n
-
-    @property
-    def next_number(self) -> int:
-        return max(self.refs.values(), default=0) + 1
 
     def drop_references(self) -> None:
-        """Forget the references of earlier turns (they leave the prompt; numbering restarts)."""
+        """Take the earlier turns' references out of the prompt (to make room)."""
         for turn in self.turns:
             if turn.numbers:
                 turn.user = turn.user[turn.user.rfind(QUESTION_MARK) :]
                 turn.numbers = ()
                 turn.tokens = 0
-        self.refs.clear()
 
 
 @dataclass(frozen=True)
@@ -292,22 +279,24 @@ class PromptPlan:
 
 
 def number_sources(
-    focus: str, hits: Sequence[Hit], state: PromptState
+    focus: str, hits: Sequence[Hit], order: Sequence[str] | None = None
 ) -> tuple[list[Source], dict[tuple[str, str], int]]:
-    """This turn's sources, numbered: a source already sent with the same evidence keeps its
-    number; new ones continue the numbering in canonical order. Returned in rank order."""
-    new: dict[tuple[str, str], int] = {}
+    """This turn's sources numbered 1..n in the order they are sent: by rank (the best first:
+    small models lean on the first reference), or in ``order`` (the ids of a prompt read ahead
+    while the question was typed) when it holds exactly these sources, so that prefix stays
+    valid. Returned in rank order."""
+    ranked = list(hits)
+    ids = [h.id for h in ranked]
+    if order is not None and sorted(order) == sorted(ids):
+        position = {hit_id: i for i, hit_id in enumerate(order)}
+        ranked.sort(key=lambda h: position[h.id])
     numbered: dict[str, Source] = {}
-    nxt = state.next_number
-    for hit in canonical_order(hits):
+    new: dict[tuple[str, str], int] = {}
+    for number, hit in enumerate(ranked, 1):
         evidence = select_evidence(focus, hit.text)
-        key = (hit.id, " ".join(evidence))
-        number = state.refs.get(key) or new.get(key)
-        if number is None:
-            number = new[key] = nxt
-            nxt += 1
         numbered[hit.id] = to_source(number, hit, evidence)
-    return [numbered[h.id] for h in hits if h.id in numbered], new
+        new[(hit.id, " ".join(evidence))] = number
+    return [numbered[h.id] for h in hits], new
 
 
 def plan_prompt(
@@ -319,10 +308,11 @@ def plan_prompt(
     max_answer_tokens: int,
     today: date | None = None,
     focus: str | None = None,
+    order: Sequence[str] | None = None,
 ) -> PromptPlan:
-    """The messages for this turn: the earlier turns, then the new references and the question.
+    """The messages for this turn: the earlier turns, then this turn's references and the question.
     ``focus`` (default: the question) picks each source's evidence sentences; a follow-up passes
-    the question with its context.
+    the question with its context. ``order``: see ``number_sources``.
     When the context is full, the earlier turns' references leave first, then the oldest turns;
     with no room for any earlier turn, the question goes alone with the sources that fit."""
     system = system_prompt(today)
@@ -331,16 +321,12 @@ def plan_prompt(
     answer_room = min(max_answer_tokens, max(64, generator.n_ctx // 4))
     budget = generator.n_ctx - answer_room - count(system) - count(question) - _TEMPLATE_MARGIN
     while True:
-        sources, new = number_sources(focus or question, hits, state)
+        sources, new = number_sources(focus or question, hits, order)
         lines: list[str] = []
         cost = 0
         for source in sorted(sources, key=lambda s: s.number):
-            if (source.id, " ".join(source.evidence)) in new:
-                line = reference_line(source)
-                cost += count(line) + 2
-            else:  # sent in an earlier turn: the model already has it
-                line = f"[{source.number}] (see above)"
-                cost += 6
+            line = reference_line(source)
+            cost += count(line) + 2
             lines.append(line)
         for turn in state.turns:
             if not turn.tokens:
@@ -411,7 +397,6 @@ def replace_number(source: Source, number: int) -> Source:
 
 def commit_turn(state: PromptState, plan: PromptPlan, answer: str) -> None:
     """Record a finished turn (its exact user content and the model's raw answer)."""
-    state.refs.update(plan.new_refs)
     state.turns.append(PromptTurn(plan.user, answer, plan.numbers))
 
 

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -64,17 +64,6 @@ log = logging.getLogger("tera.session")
 HISTORY_TURNS = 3  # earlier exchanges a follow-up's retrieval looks at
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """What ``prepare`` read ahead for a question being typed."""
-
-    query: str
-    source_ids: tuple[str, ...]
-    prompt_tokens: int
-    evaluated: int
-    complete: bool
-
-
 class ChatSession:
     def __init__(
         self,
@@ -91,7 +80,7 @@ class ChatSession:
         self._prompt = self._prompt_state_of(self._conversation)
         self._lock = threading.RLock()
         self._asking = threading.Lock()
-        self._prepared_for = ""
+        self._prepared_order: tuple[str, ...] | None = None  # sources read ahead, in order
 
     # ---- the open conversation -------------------------------------------------------------------
     @property
@@ -307,7 +296,9 @@ class ChatSession:
                 max_answer_tokens=sampling.max_tokens,
                 today=today,
                 focus=evidence_query,
+                order=self._prepared_order,
             )
+            self._prepared_order = None
         state["plan"] = plan
         if [s.number for s in plan.sources] != [s.number for s in sources] or len(
             plan.sources
@@ -462,7 +453,7 @@ class ChatSession:
             focus=query,
         )
         tokens = prefix_of(plan.messages, QUESTION_MARK)
-        self._prepared_for = partial
+        self._prepared_order = tuple(s.id for s in sorted(plan.sources, key=lambda s: s.number))
         for done_n, total in steps([*tokens, 0], cancel=cancel):
             yield Reading(done_n, total, len(plan.sources))
 
