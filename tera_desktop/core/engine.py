@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tera_desktop.core import models
-from tera_desktop.core.assistant import AskEvent, ask
+from tera_desktop.core.assistant import AskEvent
+from tera_desktop.core.conversations import ConversationStore
 from tera_desktop.core.embedder import (
     Embedder,
     EmbeddingSpec,
@@ -21,16 +22,29 @@ from tera_desktop.core.embedder import (
 )
 from tera_desktop.core.errors import (
     DownloadError,
+    ModelLoadError,
     ModelMissingError,
     NotFoundError,
 )
 from tera_desktop.core.generator import Generator, Sampling
 from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult, ingest, remember
+from tera_desktop.core.ingest.ignored import IgnoreList, watched_folder_of
+from tera_desktop.core.ingest.pipeline import resolve_source
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.providers import make_embedder, make_generator, resolve_llm
+from tera_desktop.core.redact import Forgotten, redact_conversations
+from tera_desktop.core.retrieval import retrieve
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.speech import SpeechSource
-from tera_desktop.core.store import DocumentInfo, FactInfo, Hit, MemoryStore, open_store
+from tera_desktop.core.store import (
+    DocumentInfo,
+    FactInfo,
+    Hit,
+    MemoryStore,
+    open_store,
+    stored_shape,
+)
+from tera_desktop.core.units import MB
 
 ProgressFn = Callable[[models.DownloadProgress], None]
 
@@ -60,6 +74,7 @@ class _SerializedStore:
 @dataclass(frozen=True)
 class ForgetResult:
     removed: int
+    redacted: int = 0  # saved conversations rewritten because they quoted what was forgotten
 
 
 class Engine:
@@ -117,12 +132,12 @@ class Engine:
     def store(self) -> MemoryStore:
         with self._lock:
             if self._store is None:
-                spec = self.embedding_spec()
+                dim, model_name = self._store_shape()
                 self.paths.data.mkdir(parents=True, exist_ok=True)
                 opened = open_store(
                     folder=self.paths.store,
-                    dim=spec.dim,
-                    embedding_model=spec.name,
+                    dim=dim,
+                    embedding_model=model_name,
                     qdrant_url=self.settings.qdrant_url,
                     qdrant_api_key=self.settings.qdrant_api_key,
                     collection=self.settings.qdrant_collection,
@@ -130,6 +145,19 @@ class Engine:
                 self._store = _SerializedStore(opened, self._store_lock)  # type: ignore[assignment]
             assert self._store is not None
             return self._store
+
+    def _store_shape(self) -> tuple[int, str]:
+        """The embedding size and model name to open the store with. Listing and forgetting need
+        no embedding model: when it cannot be found, an existing memory's own record is used
+        (searching and adding then say that the model is missing)."""
+        try:
+            spec = self.embedding_spec()
+        except (ModelMissingError, ModelLoadError):
+            shape = stored_shape(self.paths.store)
+            if shape is None or self.settings.qdrant_url:
+                raise
+            return shape
+        return spec.dim, spec.name
 
     def llm_path(self) -> Path:
         return resolve_llm(self.paths, self.settings.llm_model)
@@ -159,16 +187,21 @@ class Engine:
         sync: bool = False,
     ) -> Iterator[FileResult | IngestProgress]:
         s = self.settings
+        ignore = IgnoreList(self.paths)
+        for root in roots:  # a forgotten file added again by name is no longer ignored
+            if not sync and Path(root).expanduser().is_file():
+                ignore.remove(resolve_source(root))
         yield from ingest(
             roots,
             self.embedder,
             self.store,
             max_tokens=s.chunk_tokens,
             overlap=s.chunk_overlap,
-            max_file_bytes=s.max_file_mb * 1024 * 1024,
+            max_file_bytes=s.max_file_mb * MB,  # decimal MB, as shown (core/units.py)
             cancel=cancel,
             exclude=self.own_folders(),
             sync=sync,
+            ignored=ignore.all(),
             speech=self.speech,
         )
 
@@ -196,16 +229,18 @@ class Engine:
         source: str | None = None,
         mode: str | None = None,
     ) -> list[Hit]:
-        """The closest memories, ranked by the retrieval mode in the settings (or ``mode``)."""
-        vector = self.embedder.embed_query(query)
-        return self.store.search(
-            vector,
-            k or self.settings.top_k,
+        """The relevant memories, ranked by THE retrieval pipeline (``core/retrieval.py``): the
+        same filters, search mode and relevance threshold as a question's sources."""
+        return retrieve(
+            query,
+            self.embedder,
+            self.store,
+            top_k=k or self.settings.top_k,
+            min_score=self.settings.min_score,
+            mode=mode or self.settings.retrieval,
             kind=kind,
             source=source,
-            text=query,
-            mode=mode or self.settings.retrieval,
-        )
+        ).hits
 
     def sampling(self) -> Sampling:
         s = self.settings
@@ -223,17 +258,11 @@ class Engine:
         sampling: Sampling | None = None,
         top_k: int | None = None,
     ) -> Iterator[AskEvent]:
-        yield from ask(
-            question,
-            embedder=self.embedder,
-            store=self.store,
-            generator=lambda: self.generator,  # loaded only if some memory is relevant
-            sampling=sampling or self.sampling(),
-            top_k=top_k or self.settings.top_k,
-            min_score=self.settings.min_score,
-            cancel=cancel,
-            mode=self.settings.retrieval,
-        )
+        """One question asked alone (not kept): a fresh, unsaved ``ChatSession``."""
+        from tera_desktop.core.session import ChatSession
+
+        session = ChatSession(self, persist=False)
+        yield from session.ask(question, cancel=cancel, sampling=sampling, top_k=top_k)
 
     def forget(self, item_id: str) -> ForgetResult:
         hits = self.store.get([item_id])
@@ -241,20 +270,36 @@ class Engine:
             raise NotFoundError(f"Nothing in memory has the id {item_id}.", "See `tera list`.")
         hit = hits[0]
         if hit.kind == "document":  # an id of a document chunk forgets the whole document
-            return ForgetResult(self.store.delete_source(hit.source))
-        return ForgetResult(self.store.delete_ids([item_id]))
+            removed = self.store.delete_source(hit.source)
+            return ForgetResult(removed, self._redact(Forgotten.of(sources=[hit.source])))
+        removed = self.store.delete_ids([item_id])
+        return ForgetResult(removed, self._redact(Forgotten.of(ids=[hit.id], texts=[hit.text])))
 
-    def forget_source(self, source: str | Path) -> ForgetResult:
-        path = str(Path(source).expanduser().resolve())
+    def forget_source(self, source: str | Path, *, keep_ignoring: bool = False) -> ForgetResult:
+        """Forget a document. With ``keep_ignoring``, a watched folder's sync skips the file
+        from now on (else the sync would read it again); adding it by name undoes that."""
+        path = resolve_source(source)
         removed = self.store.delete_source(path)
         if removed == 0:
-            removed = self.store.delete_source(str(source))
+            path = str(source)
+            removed = self.store.delete_source(path)
         if removed == 0:
             raise NotFoundError(f"No document from {path} is in memory.", "See `tera list`.")
-        return ForgetResult(removed)
+        if keep_ignoring:
+            IgnoreList(self.paths).add(path)
+        return ForgetResult(removed, self._redact(Forgotten.of(sources=[path])))
+
+    def watched_folder_of(self, source: str) -> str | None:
+        """The watched folder (settings) that holds ``source``, or None."""
+        return watched_folder_of(source, self.settings.watched_folders)
 
     def forget_all(self) -> ForgetResult:
-        return ForgetResult(self.store.delete_all())
+        removed = self.store.delete_all()
+        return ForgetResult(removed, self._redact(Forgotten.of(everything=True)))
+
+    def _redact(self, forgotten: Forgotten) -> int:
+        """Rewrite saved conversations that quoted what was just forgotten (core/redact.py)."""
+        return redact_conversations(ConversationStore(self.paths), forgotten).conversations
 
     def facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]:
         return self.store.list_facts(offset, limit)

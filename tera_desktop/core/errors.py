@@ -47,6 +47,12 @@ class StoreLockedError(StoreError):
     exit_code = 3
 
 
+class DiskFullError(StoreError):
+    """The disk holding the memory is full or read-only: nothing was written, nothing is lost."""
+
+    exit_code = 4
+
+
 class EmbeddingMismatchError(StoreError):
     """The memory was built with a different embedding model."""
 

@@ -10,6 +10,15 @@ from tera_desktop.core.paths import Paths
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _QuietFileHandler(RotatingFileHandler):
+    """A log line that cannot be written (a full or read-only disk) is dropped: the user sees
+    Tera's one-line error, never a logging traceback. Text that is not valid UTF-8 (a file name
+    from another system) is written escaped."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def setup_logging(paths: Paths, level: int = logging.INFO) -> logging.Logger:
     """Send the ``tera`` loggers to ``logs/tera.log`` (1 MB x 3 files). Idempotent per file."""
     logger = logging.getLogger("tera")
@@ -21,8 +30,18 @@ def setup_logging(paths: Paths, level: int = logging.INFO) -> logging.Logger:
         if isinstance(handler, RotatingFileHandler):
             logger.removeHandler(handler)
             handler.close()
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(target, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    try:
+        paths.logs.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only disk: run without a log file
+        return logger
+    handler = _QuietFileHandler(
+        target,
+        maxBytes=1_000_000,
+        backupCount=3,
+        encoding="utf-8",
+        errors="backslashreplace",
+        delay=True,
+    )
     handler.setFormatter(logging.Formatter(_FORMAT))
     logger.addHandler(handler)
     logger.setLevel(level)

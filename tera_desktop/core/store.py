@@ -19,8 +19,10 @@ Searches and listings only ever see ``live`` chunks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,13 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from tera_desktop.core.errors import EmbeddingMismatchError, StoreError, StoreLockedError
+from tera_desktop.core.errors import (
+    DiskFullError,
+    EmbeddingMismatchError,
+    StoreError,
+    StoreLockedError,
+)
+from tera_desktop.core.units import MB, format_mb
 
 VECTOR_NAME = "dense"
 SPARSE_NAME = "bm25"  # keyword search: BM25 term weights, IDF applied by the engine
@@ -136,14 +144,15 @@ class MemoryStore(Protocol):
     def senders(self) -> list[str]: ...
     def get(self, ids: Sequence[str]) -> list[Hit]: ...
     def chunks_of(self, doc_id: str, first: int, last: int) -> list[Hit]: ...
-    def delete_ids(self, ids: Sequence[str]) -> int: ...
-    def delete_source(self, source: str) -> int: ...
-    def delete_all(self) -> int: ...
+    def delete_ids(self, ids: Sequence[str], *, scrub: bool = True) -> int: ...
+    def delete_source(self, source: str, *, scrub: bool = True) -> int: ...
+    def delete_all(self, *, scrub: bool = True) -> int: ...
     def count(self, kind: str | None = None) -> int: ...
     def document(self, source: str) -> DocumentInfo | None: ...
     def list_documents(self) -> list[DocumentInfo]: ...
     def list_facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]: ...
     def find_fact(self, content_hash: str) -> str | None: ...
+    def scrub(self) -> None: ...
     def optimize(self) -> None: ...
     def close(self) -> None: ...
 
@@ -406,6 +415,9 @@ class _QdrantStore:
     def optimize(self) -> None:
         """Build indexes after a bulk import (may take a while; run it in the background)."""
 
+    def _check_space(self, need: int = 0) -> None:
+        """Raise ``DiskFullError`` before a write the disk has no room for (embedded store)."""
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -426,10 +438,16 @@ class _QdrantStore:
     def replace_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None:
         """Make ``chunks`` the document's only chunks, crash-safe (see the module docstring)."""
         self._check(chunks)
+        self._check_space(sum(len(c.text) * 4 + len(c.vector) * 8 + 1024 for c in chunks))
         gen = uuid.uuid4().hex
         journal = self._journal.read()
         journal[doc_id] = gen
-        self._journal.write(journal)
+        try:
+            self._journal.write(journal)
+        except OSError as exc:
+            if _is_disk_error(exc):
+                raise DiskFullError(_disk_full_message(LOW_SPACE_BYTES)) from None
+            raise StoreError(f"Could not write to the memory: {exc}", _disk_hint()) from None
         try:
             for start in range(0, len(chunks), _UPSERT_BATCH):
                 batch = chunks[start : start + _UPSERT_BATCH]
@@ -536,24 +554,37 @@ class _QdrantStore:
         ]
         return sorted(hits, key=lambda h: h.chunk_index)
 
-    def delete_ids(self, ids: Sequence[str]) -> int:
+    def delete_ids(self, ids: Sequence[str], *, scrub: bool = True) -> int:
+        """Forget these chunks; with ``scrub``, their text is gone from every file on return."""
         present = [h.id for h in self._retrieve(list(ids))]
         if present:
             self._delete_ids(present)
+            if scrub:
+                self.scrub()
         return len(present)
 
-    def delete_source(self, source: str) -> int:
+    def delete_source(self, source: str, *, scrub: bool = True) -> int:
+        """Forget every chunk of ``source``; with ``scrub``, gone from every file on return."""
         where = Where(must=(("source", source),))
         n = self._count(where)
         if n:
             self._delete_where(where)
+            if scrub:
+                self.scrub()
         return n
 
-    def delete_all(self) -> int:
+    def delete_all(self, *, scrub: bool = True) -> int:
+        """Forget everything; with ``scrub``, gone from every file on return."""
         n = self._count(Where())
         if n:
             self._delete_where(Where())
+            if scrub:
+                self.scrub()
         return n
+
+    def scrub(self) -> None:
+        """Make deleted text unrecoverable from this store's files (see ``EdgeStore.scrub``). A
+        Qdrant server keeps its own files: there, deleting is all Tera can do."""
 
     def count(self, kind: str | None = None) -> int:
         return self._count(_live(("kind", kind)) if kind else _live())
@@ -619,19 +650,59 @@ class EdgeStore(_QdrantStore):
         shard_dir = self.folder / "shard"
         meta_file = self.folder / _META_FILE
         super().__init__(dim, self.folder / "journal.json")
-        meta = _read_meta(meta_file)
-        if meta:
-            _check_meta(meta, dim, embedding_model, self.folder)
-        dense = {VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)}
-        config = qe.EdgeConfig(
-            vectors=dense,
-            sparse_vectors={SPARSE_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            # measured (bench/bench_store.py): a 1M-chunk index builds in ~7 min, not ~30+
-            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=64, full_scan_threshold=10_000),
-            max_search_threads=search_threads or None,
-        )
+        self._closed = True
+        self.read_only = ""  # why, when the memory was opened from a read-only copy
+        self._copy: Path | None = None
+        exists = (shard_dir / "wal").exists() or (shard_dir / "segments").exists()
+        if not exists:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                if _is_disk_error(exc):
+                    raise self._disk_error(exc) from None
+                raise StoreError(f"Cannot create the memory at {self.folder}: {exc}") from None
+        self._lock_fd = _lock_folder(self.folder)  # before anything here is touched
         try:
-            if (shard_dir / "wal").exists() or (shard_dir / "segments").exists():
+            _finish_scrub(self.folder)  # a scrub a killed process left half done
+            meta = _read_meta(meta_file)
+            if meta:
+                _check_meta(meta, dim, embedding_model, self.folder)
+            dense = {VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)}
+            config = qe.EdgeConfig(
+                vectors=dense,
+                sparse_vectors={SPARSE_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+                # measured (bench/bench_store.py): a 1M-chunk index builds in ~7 min, not ~30+
+                hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=64, full_scan_threshold=10_000),
+                max_search_threads=search_threads or None,
+            )
+            self._config = config
+            exists = (shard_dir / "wal").exists() or (shard_dir / "segments").exists()
+            if exists and _free_bytes(self.folder) < LOW_SPACE_BYTES:
+                # The engine writes into its memory-mapped files as it opens them; on a full disk
+                # that is a crash (SIGBUS), not an error. Read a copy on another disk instead.
+                self._open_read_only_copy(shard_dir, DISK_FULL_READING)
+            else:
+                self._open(shard_dir, meta_file, dense, embedding_model, search_threads, exists)
+        except BaseException:
+            self._release()
+            raise
+        self._closed = False
+        if not self.read_only:
+            self.recover()
+
+    def _open(
+        self,
+        shard_dir: Path,
+        meta_file: Path,
+        dense: dict[str, Any],
+        embedding_model: str,
+        search_threads: int,
+        exists: bool,
+    ) -> None:
+        qe = self._qe
+        config = self._config
+        try:
+            if exists:
                 try:
                     self._shard = qe.EdgeShard.load(str(shard_dir), config)
                 except Exception as exc:
@@ -648,10 +719,12 @@ class EdgeStore(_QdrantStore):
                         )
                     )
             else:
-                self.folder.mkdir(parents=True, exist_ok=True)
+                self._check_space()
                 self._shard = qe.EdgeShard.create(str(shard_dir), config)
-                _write_meta(meta_file, dim, embedding_model)
+                _write_meta(meta_file, dim=self.dim, embedding_model=embedding_model)
             self._ensure_indexes()
+        except DiskFullError:
+            raise
         except Exception as exc:  # the engine raises plain Exception with a message
             text = str(exc)
             if "WouldBlock" in text or "lock" in text.lower():
@@ -659,9 +732,51 @@ class EdgeStore(_QdrantStore):
                     f"Tera's memory at {self.folder} is open in another Tera process.",
                     "Close the other Tera window or command and try again.",
                 ) from None
+            if exists and _is_disk_error(exc):
+                with contextlib.suppress(Exception):
+                    self._shard.close()
+                reason = DISK_READ_ONLY if _is_read_only(exc) else DISK_FULL_READING
+                self._open_read_only_copy(shard_dir, reason)
+                return
+            if _is_disk_error(exc):
+                raise self._disk_error(exc) from None
             raise StoreError(f"Cannot open the memory at {self.folder}: {text}") from None
-        self._closed = False
-        self.recover()
+
+    def _open_read_only_copy(self, shard_dir: Path, reason: str) -> None:
+        """Open a copy of the memory made on another disk (the temporary folder, else RAM):
+        searching and listing work, every change raises ``DiskFullError`` with ``reason``."""
+        self._copy = _read_only_copy(shard_dir, self.folder)
+        try:
+            self._shard = self._qe.EdgeShard.load(str(self._copy / "shard"), self._config)
+        except Exception as exc:
+            _remove_tree(self._copy)
+            self._copy = None
+            raise StoreError(f"Cannot open the memory at {self.folder}: {exc}") from None
+        self.read_only = reason
+
+    def _check_space(self, need: int = 0) -> None:
+        """Raise ``DiskFullError`` before a write that the disk has no room for (the engine would
+        crash in the middle of it) or when the memory was opened read-only."""
+        if self.read_only:
+            raise DiskFullError(self.read_only)
+        free = _free_bytes(self.folder)
+        if free < LOW_SPACE_BYTES + need:
+            raise DiskFullError(_disk_full_message(LOW_SPACE_BYTES + need - free))
+
+    def _disk_error(self, exc: BaseException) -> DiskFullError:
+        if _is_read_only(exc):
+            return DiskFullError(DISK_READ_ONLY)
+        return DiskFullError(_disk_full_message(LOW_SPACE_BYTES))
+
+    def _release(self) -> None:
+        if self._copy is not None:
+            with contextlib.suppress(OSError):
+                _remove_tree(self._copy)
+            self._copy = None
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _filter(self, where: Where) -> Any:
         qe = self._qe
@@ -698,12 +813,17 @@ class EdgeStore(_QdrantStore):
             indices, values = bm25_document(str(payload.get("text", "")))
             vectors = {VECTOR_NAME: vec, SPARSE_NAME: qe.SparseVector(indices, values)}
             structs.append(qe.Point(pid, vectors, payload))
-        self._update(qe.UpdateOperation.upsert_points(structs))
+        # room for the write-ahead log, the payload pages and the vectors, with a margin
+        size = sum(len(str(p.get("text", ""))) * 4 + len(v) * 8 + 1024 for _, v, p in points)
+        self._update(qe.UpdateOperation.upsert_points(structs), size)
 
-    def _update(self, op: Any) -> None:
+    def _update(self, op: Any, size: int = 0) -> None:
+        self._check_space(size)
         try:
             self._shard.update(op)
         except Exception as exc:
+            if _is_disk_error(exc):
+                raise self._disk_error(exc) from None
             raise StoreError(f"Could not write to the memory: {exc}", _disk_hint()) from None
 
     def _query(
@@ -811,11 +931,12 @@ class EdgeStore(_QdrantStore):
     def _set_where(self, where: Where, payload: dict[str, Any]) -> None:
         self._update(self._qe.UpdateOperation.set_payload_by_filter(self._filter(where), payload))
 
-    def _ensure_indexes(self) -> None:
+    def _ensure_indexes(self, shard: Any = None) -> None:
         """Create the payload indexes this version uses (memories from older versions gain the
         ones they lack)."""
         qe = self._qe
-        have = set(self._shard.info().payload_schema)
+        shard = shard if shard is not None else self._shard
+        have = set(shard.info().payload_schema)
         cold = qe.Memory.Cold
         # Only `kind` gets extra HNSW links (filtered search by kind keeps its recall); links
         # for every field made building the index 6x slower (bench/bench_store.py).
@@ -835,13 +956,17 @@ class EdgeStore(_QdrantStore):
         ]
         missing = [(n, t) for n, t in wanted if n not in have]
         for name, kind in missing:
-            self._shard.update(qe.UpdateOperation.create_field_index(name, kind))
+            shard.update(qe.UpdateOperation.create_field_index(name, kind))
         if missing:
-            self._shard.flush()
+            shard.flush()
 
     def _sweep_pending(self) -> None:
         # The engine's folder is locked to this process: pending chunks are ours, left by a crash.
-        self._delete_where(Where(must=(("state", PENDING),)))
+        # Counted first: opening the memory writes nothing when there is nothing to clean up (a
+        # full disk must not stop reading it).
+        pending = Where(must=(("state", PENDING),))
+        if self._count(pending):
+            self._delete_where(pending)
 
     def optimize(self) -> None:
         self._shard.optimize()
@@ -849,12 +974,269 @@ class EdgeStore(_QdrantStore):
     def flush(self) -> None:
         self._shard.flush()
 
+    def scrub(self) -> None:
+        """Rewrite the memory so that no deleted text is left in any of its files.
+
+        The engine only marks deleted points: their text stays in the write-ahead log and in the
+        segments' payload pages until they happen to be overwritten. So the live points are copied
+        into a fresh shard next to this one (``shard.new``), which then replaces it, and the old
+        files are deleted. Crash-safe: a marker file written once the copy is complete says
+        whether a restart finishes the swap or throws the copy away (``_finish_scrub``). Costs
+        one copy of the memory: time linear in its size (``bench/chaos.py --scrub-cost``), and
+        disk space for a second copy while it runs."""
+        qe = self._qe
+        shard_dir = self.folder / "shard"
+        new_dir = self.folder / _SCRUB_NEW
+        _remove_tree(new_dir)
+        self._check_space(_allocated_bytes(shard_dir))  # room for a second copy
+        try:
+            new = qe.EdgeShard.create(str(new_dir), self._config)
+        except Exception as exc:
+            _remove_tree(new_dir)
+            if _is_disk_error(exc):
+                raise self._disk_error(exc) from None
+            raise StoreError(f"Could not rewrite the memory: {exc}", _disk_hint()) from None
+        try:
+            self._ensure_indexes(new)
+            offset: Any = None
+            while True:
+                records, offset = self._shard.scroll(
+                    qe.ScrollRequest(offset=offset, limit=512, with_payload=True, with_vector=True)
+                )
+                if records:
+                    points = [qe.Point(r.id, r.vector or {}, r.payload) for r in records]
+                    new.update(qe.UpdateOperation.upsert_points(points))
+                if offset is None:
+                    break
+            new.flush()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                new.close()
+            _remove_tree(new_dir)
+            if _is_disk_error(exc):
+                raise self._disk_error(exc) from None
+            raise StoreError(f"Could not rewrite the memory: {exc}", _disk_hint()) from None
+        new.close()
+        self._shard.flush()
+        self._shard.close()
+        try:
+            _write_scrub_marker(self.folder)
+            _finish_scrub(self.folder)
+        finally:
+            self._shard = qe.EdgeShard.load(str(shard_dir), self._config)
+
     def close(self) -> None:
         if not getattr(self, "_closed", True):
             self._closed = True
-            with contextlib.suppress(Exception):
-                self._shard.flush()
+            if not self.read_only:
+                with contextlib.suppress(Exception):
+                    self._shard.flush()
             self._shard.close()
+            self._release()
+
+
+_SCRUB_NEW = "shard.new"
+_SCRUB_OLD = "shard.old"
+_SCRUB_MARKER = "scrub-ready"
+_LOCK_FILE = "store.lock"
+
+LOW_SPACE_BYTES = 64 * MB
+"""Free space the embedded engine needs to write safely: it grows memory-mapped files (32 MB
+log segments, payload pages) as it writes, and a write into one on a full disk is a crash
+(SIGBUS), not an error. Below this, writes are refused up front and the memory is read from a
+copy (``EdgeStore.read_only``)."""
+DISK_FULL_READING = (
+    "The disk holding your memory is full: Tera can search it but not change it. "
+    f"Free {format_mb(LOW_SPACE_BYTES)} and try again."
+)
+DISK_READ_ONLY = (
+    "The disk holding your memory is read-only: Tera can search it but not change it. "
+    "Make the data folder writable and try again."
+)
+
+
+def _disk_full_message(short_by: int) -> str:
+    return (
+        f"The disk holding your memory is full: free {format_mb(max(short_by, MB))} and try again."
+    )
+
+
+def _free_bytes(folder: Path) -> int:
+    path = folder
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return 0
+
+
+def _allocated_bytes(folder: Path) -> int:
+    """Disk blocks actually used under ``folder`` (its big files are sparse)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(dirpath, name))
+                total += getattr(st, "st_blocks", 0) * 512 or st.st_size
+    return total
+
+
+def _is_disk_error(exc: BaseException) -> bool:
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+        return True
+    return any(
+        s in text
+        for s in (
+            "No space left",
+            "os error 28",
+            "Read-only file system",
+            "os error 30",
+            "Disk quota exceeded",
+            "os error 122",
+        )
+    )
+
+
+def _is_read_only(exc: BaseException) -> bool:
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return True
+    return "Read-only file system" in text or "os error 30" in text
+
+
+def _lock_folder(folder: Path) -> int | None:
+    """Hold a lock on the memory's folder for as long as this process has it open (finishing a
+    scrub, or swapping shards, must never happen under another process's feet). Raises
+    ``StoreLockedError`` when another Tera process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the engine's own lock is the only one
+        return None
+    try:
+        fd = os.open(folder / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        try:  # a read-only folder: lock the folder itself
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StoreLockedError(
+            f"Tera's memory at {folder} is open in another Tera process.",
+            "Close the other Tera window or command and try again.",
+        ) from None
+    return fd
+
+
+def _read_only_copy(shard_dir: Path, folder: Path) -> Path:
+    """A copy of ``shard_dir`` on another file system with room for it (the temporary folder,
+    else /dev/shm), holes kept; ``DiskFullError`` when there is none."""
+    import tempfile
+
+    need = _allocated_bytes(shard_dir) + LOW_SPACE_BYTES
+    try:
+        home_dev = os.stat(shard_dir).st_dev
+    except OSError:
+        home_dev = -1
+    for base in (tempfile.gettempdir(), "/dev/shm"):
+        try:
+            if os.stat(base).st_dev == home_dev or shutil.disk_usage(base).free < need:
+                continue
+            target = Path(tempfile.mkdtemp(prefix="tera-read-only-", dir=base))
+        except OSError:
+            continue
+        try:
+            _sparse_copytree(shard_dir, target / "shard")
+        except OSError:
+            _remove_tree(target)
+            continue
+        return target
+    raise DiskFullError(_disk_full_message(LOW_SPACE_BYTES))
+
+
+def _sparse_copytree(src: Path, dst: Path) -> None:
+    for dirpath, _dirs, files in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            _sparse_copy(Path(dirpath, name), dst / rel / name)
+
+
+def _sparse_copy(src: Path, dst: Path) -> None:
+    """Copy a file's data regions only (a 32 MB log segment holding 1 KB copies 1 KB)."""
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        size = os.fstat(fin.fileno()).st_size
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fin.fileno(), pos, os.SEEK_DATA)
+                end = os.lseek(fin.fileno(), start, os.SEEK_HOLE)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # only a hole is left
+                    break
+                start, end = pos, size  # no SEEK_DATA here: copy everything
+            fin.seek(start)
+            fout.seek(start)
+            left = end - start
+            while left > 0:
+                block = fin.read(min(left, MB))
+                if not block:
+                    break
+                fout.write(block)
+                left -= len(block)
+            pos = end
+        fout.truncate(size)
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_scrub_marker(folder: Path) -> None:
+    """Say, durably, that ``shard.new`` is a complete copy: from here on, the swap is finished
+    even after a crash."""
+    _fsync_dir(folder / _SCRUB_NEW)
+    with open(folder / _SCRUB_MARKER, "w", encoding="utf-8") as fh:
+        fh.write("shard.new is complete\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _finish_scrub(folder: Path) -> None:
+    """Finish (marker present) or undo (no marker) a scrub: afterwards ``shard`` is the one copy,
+    and neither ``shard.new`` nor ``shard.old`` (which holds the forgotten text) is left."""
+    shard, new, old = folder / "shard", folder / _SCRUB_NEW, folder / _SCRUB_OLD
+    marker = folder / _SCRUB_MARKER
+    if marker.exists():
+        if new.exists():
+            if shard.exists():
+                _remove_tree(old)
+                os.replace(shard, old)
+            os.replace(new, shard)
+            _fsync_dir(folder)
+        _remove_tree(old)
+        marker.unlink()
+        _fsync_dir(folder)
+    else:
+        _remove_tree(new)
+        _remove_tree(old)
 
 
 def _canonical(value: str) -> str:
@@ -871,6 +1253,17 @@ def _is_uuid(value: str) -> bool:
 
 def _disk_hint() -> str:
     return "Check that the disk is not full and the data folder is writable."
+
+
+def stored_shape(folder: Path) -> tuple[int, str] | None:
+    """The embedding size and model name an embedded memory at ``folder`` was built with (its
+    own record), or None when there is no memory there."""
+    meta = _read_meta(Path(folder) / _META_FILE)
+    try:
+        dim = int(meta.get("dim", 0))
+    except (TypeError, ValueError):
+        return None
+    return (dim, str(meta.get("embedding_model", ""))) if dim > 0 else None
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

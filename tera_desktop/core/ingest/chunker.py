@@ -4,7 +4,10 @@ boundaries, with a small overlap of whole sentences between neighbouring chunks.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
+
+from tera_desktop.core.errors import Cancelled
 
 TokenCounter = Callable[[str], int]
 
@@ -12,6 +15,7 @@ _WORDISH = re.compile(r"\w+|[^\w\s]")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 # A sentence ends at . ! ? … (optionally followed by quotes/brackets) and whitespace.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+_GROUP = 16  # words counted together while a run is far from full
 
 
 def approx_tokens(text: str) -> int:
@@ -23,31 +27,86 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
+def _fits(text: str, max_tokens: int, count: TokenCounter) -> bool:
+    """Whether ``text`` is at most ``max_tokens``; text with more words than that is too long
+    without asking the tokenizer (every word is at least one token)."""
+    if len(text) > 64 * max_tokens and len(text.split(None, max_tokens)) > max_tokens:
+        return False
+    return count(text) <= max_tokens
+
+
+def _hard_split(word: str, max_tokens: int, count: TokenCounter) -> Iterator[str]:
+    """A "word" longer than a chunk (a line of base64, a URL-encoded blob): cut it into slices of
+    characters that fit."""
+    step = max(16, max_tokens * 2)
+    start = 0
+    while start < len(word):
+        piece = word[start : start + step]
+        while len(piece) > 1 and count(piece) > max_tokens:
+            piece = piece[: len(piece) // 2]
+        yield piece
+        start += len(piece)
+
+
+def _word_runs(sentence: str, max_tokens: int, count: TokenCounter) -> Iterator[str]:
+    """Runs of whole words of at most ``max_tokens``, in one pass: each word is counted once and
+    the counts are summed (a tokenizer splits at spaces first, so the sum is the run's count; each
+    run is checked once more before it is given out)."""
+    run: list[str] = []
+    size = 0
+
+    def close() -> Iterator[str]:
+        text = " ".join(run)
+        if len(run) > 1 and count(text) > max_tokens:  # a tokenizer that merges across spaces
+            half = len(run) // 2
+            yield from _word_runs(" ".join(run[:half]), max_tokens, count)
+            yield from _word_runs(" ".join(run[half:]), max_tokens, count)
+        else:
+            yield text
+
+    words = sentence.split()
+    for g in range(0, len(words), _GROUP):
+        group = words[g : g + _GROUP]
+        n_group = count(" ".join(group))  # one tokenizer call per group of words, not per word
+        if size + n_group <= max_tokens:
+            run.extend(group)
+            size += n_group
+            continue
+        for word in group:
+            n = count(word)
+            if n > max_tokens:
+                if run:
+                    yield from close()
+                    run, size = [], 0
+                yield from _hard_split(word, max_tokens, count)
+                continue
+            if run and size + n > max_tokens:
+                yield from close()
+                run, size = [], 0
+            run.append(word)
+            size += n
+    if run:
+        yield from close()
+
+
 def _pieces(text: str, max_tokens: int, count: TokenCounter) -> Iterator[tuple[str, bool]]:
     """Units no larger than ``max_tokens``: paragraphs, else their sentences, else word runs; each
-    with a flag saying whether it starts a new paragraph."""
+    with a flag saying whether it starts a new paragraph. Linear in the length of ``text``."""
     for para in _PARAGRAPHS.split(text):
         para = para.strip()
         if not para:
             continue
-        if count(para) <= max_tokens:
+        if _fits(para, max_tokens, count):
             yield para, True
             continue
         first = True
         for sentence in split_sentences(para):
-            if count(sentence) <= max_tokens:
+            if _fits(sentence, max_tokens, count):
                 yield sentence, first
                 first = False
                 continue
-            run: list[str] = []
-            for word in sentence.split():
-                if run and count(" ".join([*run, word])) > max_tokens:
-                    yield " ".join(run), first
-                    first = False
-                    run = []
-                run.append(word)
-            if run:
-                yield " ".join(run), first
+            for run in _word_runs(sentence, max_tokens, count):
+                yield run, first
                 first = False
 
 
@@ -58,16 +117,20 @@ def chunk_text(
     overlap: int = 32,
     count: TokenCounter = approx_tokens,
     prefix: str = "",
+    cancel: threading.Event | None = None,
 ) -> list[str]:
     """Greedy packing of pieces into chunks ≤ ``max_tokens`` (``prefix`` included, e.g. the
     heading path); each chunk after the first starts with the previous chunk's last sentences, up
-    to ``overlap`` tokens. Paragraphs stay separated by a blank line, sentences by a space."""
+    to ``overlap`` tokens. Paragraphs stay separated by a blank line, sentences by a space.
+    Linear in the length of ``text``; raises ``Cancelled`` soon after ``cancel`` is set."""
     head = f"{prefix}\n\n" if prefix else ""
     budget = max(16, max_tokens - (count(head) if head else 0))
     chunks: list[str] = []
     current = ""
     size = 0
-    for piece, new_paragraph in _pieces(text, budget, count):
+    for i, (piece, new_paragraph) in enumerate(_pieces(text, budget, count)):
+        if cancel is not None and i % 64 == 0 and cancel.is_set():
+            raise Cancelled("Stopped: the files before this one are stored.")
         n = count(piece)
         if current and size + n > budget:
             chunks.append(head + current)

@@ -8,12 +8,14 @@ the slow part), then each file is written to the store as one crash-safe replace
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import stat
 import threading
 import uuid
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +33,10 @@ from tera_desktop.core.ingest.extractors import (
     extractor_for,
     stream_extractor_for,
 )
+from tera_desktop.core.ingest.formats.encoding import counting_replacements
+from tera_desktop.core.ingest.ignored import IGNORED_REASON
 from tera_desktop.core.store import KIND_DOCUMENT, KIND_FACT, Chunk, MemoryStore
+from tera_desktop.core.units import MB, format_mb
 
 log = logging.getLogger("tera.ingest")
 _NAMESPACE = uuid.UUID("6f1b7c2e-7d55-4f0e-9a43-2d1c3e5a7b90")
@@ -42,6 +47,7 @@ UNCHANGED = "unchanged"
 FAILED = "failed"
 SKIPPED = "skipped"  # not a document Tera reads, or over the size limit: reported, not an error
 REMOVED = "removed"  # gone from disk: its chunks were forgotten (sync)
+LOOP_REASON = "A symbolic link that loops back on itself: skipped."
 
 
 def now_iso() -> str:
@@ -99,6 +105,7 @@ class _Pending:
     texts: list[str]
     metas: list[dict[str, object]]
     updated: bool
+    note: str = ""  # said with the result: e.g. how many bytes could not be decoded
     vectors: list[list[float]] = field(default_factory=list)
 
 
@@ -109,7 +116,7 @@ def iter_files(
     followed (no loops), folders in ``exclude`` (Tera's own) skipped, each file once, in a stable
     order."""
     seen: set[Path] = set()
-    skip = {Path(e).resolve() for e in exclude}
+    skip = {_resolve(Path(e)) for e in exclude}
     for root in roots:
         path = Path(root).expanduser()
         if path.is_dir():
@@ -117,19 +124,67 @@ def iter_files(
                 dirnames[:] = sorted(
                     d
                     for d in dirnames
-                    if not d.startswith(".") and Path(dirpath, d).resolve() not in skip
+                    if not d.startswith(".") and _resolve(Path(dirpath, d)) not in skip
                 )
                 for name in sorted(filenames):
                     if not name.startswith("."):
-                        full = Path(dirpath, name).resolve()
+                        full = _resolve(Path(dirpath, name))
                         if full not in seen:
                             seen.add(full)
                             yield full
         else:
-            full = path.resolve()
+            full = _resolve(path)
             if full not in seen:
                 seen.add(full)
                 yield full
+
+
+def _resolve(path: Path) -> Path:
+    """``path`` resolved; a symbolic link loop stays as it is (absolute), to be reported as
+    skipped when it is read, instead of stopping the whole walk."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # "Symlink loop from …" (RuntimeError before Python 3.13)
+        return Path(os.path.abspath(path))
+
+
+def source_key(path: str | os.PathLike[str]) -> str:
+    """How a file is named in the store, in results and in logs: its path, with bytes that are
+    not UTF-8 (a name written on another system: ``caf\\xe9.txt``) spelled ``\\xe9``, so any
+    terminal, log file, JSON file or the store can hold it."""
+    return utf8_safe(os.fspath(path))
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` as valid UTF-8: undecodable bytes carried as lone surrogates (``os.fsdecode``)
+    spelled ``\\xNN``, any other lone surrogate replaced. The store, JSON and terminals cannot
+    hold lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "replace")
+        return raw.decode("utf-8", "backslashreplace")
+    return text
+
+
+def resolve_source(path: str | os.PathLike[str]) -> str:
+    """The store's name for the file at ``path`` as a user types it (``~`` expanded, links
+    resolved, never an error for a link loop or a name that is not UTF-8)."""
+    return source_key(_resolve(Path(path).expanduser()))
+
+
+def _missing_reason(path: Path) -> str:
+    if path.is_symlink():
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return LOOP_REASON
+        return "A link to a file or folder that does not exist."
+    return "No such file or folder."
 
 
 def normalize_fact(text: str) -> str:
@@ -166,6 +221,8 @@ def remember(text: str, embedder: Embedder, store: MemoryStore) -> RememberResul
 
 
 def _friendly_os_error(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return LOOP_REASON
     if isinstance(exc, PermissionError):
         return "Permission denied: Tera cannot read this file."
     if isinstance(exc, FileNotFoundError):
@@ -182,11 +239,12 @@ def ingest(
     *,
     max_tokens: int = 256,
     overlap: int = 32,
-    max_file_bytes: int = 50 * 1024 * 1024,
+    max_file_bytes: int = 50 * MB,
     batch_chunks: int = 64,
     cancel: threading.Event | None = None,
     exclude: Sequence[Path] = (),
     sync: bool = False,
+    ignored: Collection[str] = (),
     speech: Any = None,
 ) -> Iterator[FileResult | IngestProgress]:
     """Ingest files and folders. Yields progress and one result per file; stops between batches
@@ -197,7 +255,9 @@ def ingest(
     file (a recording) reports its own progress and stops within itself when ``cancel`` is set."""
     for root in roots:
         if not Path(root).expanduser().exists():
-            yield FileResult(str(root), FAILED, reason="No such file or folder.")
+            reason = _missing_reason(Path(root).expanduser())
+            status = SKIPPED if reason == LOOP_REASON else FAILED
+            yield FileResult(source_key(root), status, reason=reason)
     files = list(iter_files((r for r in roots if Path(r).expanduser().exists()), exclude))
     total = len(files)
     done = 0
@@ -213,7 +273,7 @@ def ingest(
         except TeraError as exc:
             for p in pending:
                 done += 1
-                yield FileResult(str(p.path), FAILED, reason=str(exc))
+                yield FileResult(p.source, FAILED, reason=str(exc))
             pending.clear()
             pending_chunks = 0
             return
@@ -245,12 +305,13 @@ def ingest(
                 store.replace_document(doc_id, chunks)
             except TeraError as exc:
                 done += 1
-                yield FileResult(str(p.path), FAILED, reason=str(exc))
+                yield FileResult(p.source, FAILED, reason=str(exc))
                 continue
             done += 1
             chunks_done += n
-            yield FileResult(str(p.path), UPDATED if p.updated else ADDED, n, doc_id=doc_id)
-            yield IngestProgress(done, total, chunks_done, str(p.path))
+            status = UPDATED if p.updated else ADDED
+            yield FileResult(p.source, status, n, reason=p.note, doc_id=doc_id)
+            yield IngestProgress(done, total, chunks_done, p.source)
         pending.clear()
         pending_chunks = 0
 
@@ -259,34 +320,37 @@ def ingest(
         if cancel is not None and cancel.is_set():
             raise Cancelled("Stopped: the files before this one are stored.")
         result = None
+        key = source_key(path)
+        if key in ignored:  # forgotten on purpose: a folder sync must not bring it back
+            done += 1
+            yield FileResult(key, SKIPPED, reason=IGNORED_REASON)
+            yield IngestProgress(done, total, chunks_done, key)
+            continue
         streamer = stream_extractor_for(path)
         try:
             if streamer is None:
-                prepared = _prepare(path, store, max_tokens, overlap, max_file_bytes, embedder)
+                prepared = _prepare(
+                    path, store, max_tokens, overlap, max_file_bytes, embedder, cancel
+                )
             else:
                 if pending:  # store what is ready before a long file, in case of Stop
                     yield from flush()
                 context = ExtractContext(max_tokens, overlap, embedder.count_tokens, cancel, speech)
                 prepared = yield from _prepare_stream(
-                    path,
-                    streamer,
-                    context,
-                    store,
-                    IngestProgress(done, total, chunks_done, str(path)),
+                    path, streamer, context, store, IngestProgress(done, total, chunks_done, key)
                 )
         except Cancelled:
             raise
         except UnsupportedFileError as exc:
-            result = FileResult(str(path), SKIPPED, reason=str(exc))
+            result = FileResult(key, SKIPPED, reason=str(exc))
         except IngestError as exc:
-            result = FileResult(str(path), FAILED, reason=str(exc))
+            result = FileResult(key, FAILED, reason=str(exc))
         except OSError as exc:
-            result = FileResult(str(path), FAILED, reason=_friendly_os_error(exc))
+            reason = _friendly_os_error(exc)
+            result = FileResult(key, SKIPPED if reason == LOOP_REASON else FAILED, reason=reason)
         except Exception as exc:  # an extractor's bug must not stop the other files
-            log.exception("extracting %s failed", path)
-            result = FileResult(
-                str(path), FAILED, reason=f"Tera could not read this file ({exc!r})."
-            )
+            log.exception("extracting %s failed", key)
+            result = FileResult(key, FAILED, reason=f"Tera could not read this file ({exc!r}).")
         else:
             if isinstance(prepared, FileResult):
                 result = prepared
@@ -296,7 +360,7 @@ def ingest(
         if result is not None:
             done += 1
             yield result
-            yield IngestProgress(done, total, chunks_done, str(path))
+            yield IngestProgress(done, total, chunks_done, key)
         if pending_chunks >= batch_chunks:
             yield from flush()
     if pending:
@@ -311,16 +375,21 @@ def _remove_missing(
     store: MemoryStore,
     exclude: Sequence[Path],
 ) -> Iterator[FileResult]:
-    folders = [Path(r).expanduser().resolve() for r in roots if Path(r).expanduser().is_dir()]
+    folders = [_resolve(Path(r).expanduser()) for r in roots if Path(r).expanduser().is_dir()]
     if not folders:
         return
+    present_keys = {source_key(p) for p in present}
+    scrub = False
     for doc in store.list_documents():
         source = Path(doc.source)
-        if any(source.is_relative_to(f) for f in folders) and source not in present:
+        if any(source.is_relative_to(f) for f in folders) and doc.source not in present_keys:
             if any(source.is_relative_to(Path(e).resolve()) for e in exclude):
                 continue
-            removed = store.delete_source(doc.source)
+            removed = store.delete_source(doc.source, scrub=False)
+            scrub = True
             yield FileResult(doc.source, REMOVED, removed, "No longer in the folder.", doc.doc_id)
+    if scrub:  # one rewrite for all the files that went: their text leaves the store's files
+        store.scrub()
 
 
 def _prepare(
@@ -330,15 +399,16 @@ def _prepare(
     overlap: int,
     max_file_bytes: int,
     embedder: Embedder,
+    cancel: threading.Event | None = None,
 ) -> _Pending | FileResult:
-    source = str(path)
-    if not path.is_file():
+    source = source_key(path)
+    st = os.stat(path)  # a symbolic link loop raises ELOOP here: skipped with its reason
+    if not stat.S_ISREG(st.st_mode):
         raise IngestError("Not a regular file.")
-    size = path.stat().st_size
+    size = st.st_size
     if size > max_file_bytes:
         raise UnsupportedFileError(
-            f"The file is too large ({size / 1e6:.0f} MB; the limit is "
-            f"{max_file_bytes / 1e6:.0f} MB).",
+            f"The file is too large ({format_mb(size)}; the limit is {format_mb(max_file_bytes)}).",
             "Raise max_file_mb in Settings to add it.",
         )
     with open(path, "rb") as fh:
@@ -349,7 +419,15 @@ def _prepare(
     existing = store.document(source)
     if existing is not None and existing.content_hash == doc_hash:
         return FileResult(source, UNCHANGED, existing.chunks, doc_id=existing.doc_id)
-    extracted = extractor_for(path)(path, data)
+    with counting_replacements() as replaced:
+        extracted = extractor_for(path)(path, data)
+    note = ""
+    if replaced[0]:
+        n = replaced[0]
+        note = (
+            f"{n:,} byte{'s' if n != 1 else ''} could not be read as text and "
+            f"{'were' if n != 1 else 'was'} replaced or dropped."
+        )
     texts: list[str] = []
     metas: list[dict[str, object]] = []
     if extracted.meta.get("pack_sections"):
@@ -367,6 +445,7 @@ def _prepare(
             overlap=overlap,
             count=embedder.count_tokens,
             prefix=section.heading,
+            cancel=cancel,
         ):
             texts.append(text)
             metas.append(
@@ -376,7 +455,10 @@ def _prepare(
             )
     if not texts:
         raise IngestError("The file holds no text.")
-    return _Pending(path, source, doc_hash, extracted.title, texts, metas, existing is not None)
+    texts = [utf8_safe(t) for t in texts]  # a name in a title, a PDF's stray surrogate
+    metas = [{k: utf8_safe(v) if isinstance(v, str) else v for k, v in m.items()} for m in metas]
+    title = utf8_safe(extracted.title)
+    return _Pending(path, source, doc_hash, title, texts, metas, existing is not None, note=note)
 
 
 def sha256_file(path: Path, cancel: threading.Event | None = None) -> str:
@@ -400,8 +482,9 @@ def _prepare_stream(
     """A file read by a streaming extractor (audio): hashed in blocks, unchanged files skipped,
     progress within the file yielded as it comes, the extractor's sections taken as the chunks.
     No size limit: memory stays bounded whatever the length, and Stop works inside the file."""
-    source = str(path)
-    if not path.is_file():
+    source = source_key(path)
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
         raise IngestError("Not a regular file.")
     doc_hash = sha256_file(path, context.cancel)
     existing = store.document(source)
@@ -415,9 +498,9 @@ def _prepare_stream(
             extracted = event
     if extracted is None or not extracted.sections:
         raise IngestError("The file holds no text.")
-    texts = [s.text for s in extracted.sections]
+    texts = [utf8_safe(s.text) for s in extracted.sections]
     metas: list[dict[str, object]] = [dict(s.meta) for s in extracted.sections]
-    title = extracted.title
+    title = utf8_safe(extracted.title)
     return _Pending(path, source, doc_hash, title, texts, metas, existing is not None)
 
 

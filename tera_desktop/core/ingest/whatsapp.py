@@ -50,10 +50,12 @@ from typing import Literal
 
 from tera_desktop.core.errors import IngestError, UnsupportedFileError
 from tera_desktop.core.ingest.extractors import Extracted, Section, decode_text, register
+from tera_desktop.core.ingest.safezip import ZipLimitError, read_member
+from tera_desktop.core.units import MB, format_mb
 
 ChatKind = Literal["message", "system", "media"]
 
-MAX_MEMBER_BYTES = 200 * 1024 * 1024  # a chat text in an export zip may not declare more
+MAX_MEMBER_BYTES = 200 * MB  # a chat text in an export zip may not declare more
 _SNIFF_BYTES = 64 * 1024  # read to tell whether an oddly named .txt in a zip is a chat
 _SNIFF_LINES = 200  # non-empty lines looked at by looks_like_whatsapp
 _SNIFF_MEMBERS = 20  # oddly named .txt members sniffed at most
@@ -371,11 +373,12 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
         )
     if info.file_size > limit:
         raise IngestError(
-            f"The chat file in this zip declares {info.file_size / 1e6:,.0f} MB (the limit is "
-            f"{limit / 1e6:.0f} MB): it may be a zip bomb, and Tera will not open it."
+            f"The chat file in this zip declares {format_mb(info.file_size)} (the limit is "
+            f"{format_mb(limit)}): it may be a zip bomb, and Tera will not open it."
         )
-    with archive.open(info) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise IngestError("The chat file in this zip inflates past the size limit (a zip bomb?).")
-    return data
+    try:
+        return read_member(archive, info, limit)  # inflated 1 MB at a time, counted
+    except ZipLimitError:
+        raise IngestError(
+            "The chat file in this zip inflates past the size limit (a zip bomb?)."
+        ) from None

@@ -16,10 +16,12 @@ from typing import Any
 
 from tera_desktop.core.errors import IngestError
 from tera_desktop.core.ingest.extractors import Extracted, Section, damaged_error, register
+from tera_desktop.core.ingest.safezip import ZipLimitError, inflate_all
+from tera_desktop.core.units import MB, format_mb
 
-MAX_UNCOMPRESSED = 200 * 1024 * 1024  # what a .docx may inflate to, all members together
+MAX_UNCOMPRESSED = 200 * MB  # what a .docx may inflate to, all members together
 MAX_RATIO = 100  # inflated / compressed, for archives that inflate past RATIO_FLOOR
-RATIO_FLOOR = 10 * 1024 * 1024  # small archives may compress very well (repetitive XML)
+RATIO_FLOOR = 10 * MB  # small archives may compress very well (repetitive XML)
 MAX_MEMBERS = 10_000
 MAX_TABLE_DEPTH = 8
 
@@ -56,8 +58,8 @@ def check_zip(data: bytes) -> None:
     packed = sum(i.compress_size for i in infos)
     if inflated > MAX_UNCOMPRESSED:
         raise IngestError(
-            f"This .docx would inflate to {inflated / 1e6:,.0f} MB (the limit is "
-            f"{MAX_UNCOMPRESSED / 1e6:.0f} MB): it may be a zip bomb, and Tera will not open it."
+            f"This .docx would inflate to {format_mb(inflated)} (the limit is "
+            f"{format_mb(MAX_UNCOMPRESSED)}): it may be a zip bomb, and Tera will not open it."
         )
     if inflated > RATIO_FLOOR and inflated > MAX_RATIO * max(packed, 1):
         raise IngestError(
@@ -73,6 +75,20 @@ def extract_docx(path: Path, data: bytes) -> Extracted:
     if not data.strip():
         raise IngestError("The file is empty.")
     check_zip(data)
+    try:
+        # The declared sizes passed; now inflate for real under the same caps, in small steps, and
+        # give python-docx only what came out (a directory that understates sizes cannot make it
+        # inflate more).
+        data = inflate_all(data, MAX_UNCOMPRESSED, MAX_RATIO, RATIO_FLOOR)
+    except ZipLimitError as exc:
+        raise IngestError(
+            f"This .docx inflates to more than it declares ({exc}): it may be a zip bomb, and "
+            "Tera will not open it."
+        ) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise _damaged(str(exc) or type(exc).__name__) from None
+    except NotImplementedError:
+        raise _damaged("it uses a compression method Tera cannot read") from None
     try:
         return _extract(path, data)
     except IngestError:
