@@ -7,11 +7,14 @@ model load in background workers after the window is shown.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tera_desktop import APP_ID, APP_NAME, __version__
 
@@ -70,6 +73,38 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _close_on_signals(window: Any) -> object:
+    """SIGTERM, SIGHUP and SIGINT close the window as its close button does: workers stopped and
+    joined, the memory closed, exit code 0. (Python runs a signal handler only when it gets
+    control, and Qt's event loop is C++: the signal's wakeup byte on a socket wakes Qt up.)"""
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier, QTimer
+
+    receiver, sender = socket.socketpair()
+    receiver.setblocking(False)
+    sender.setblocking(False)
+    signal.set_wakeup_fd(sender.fileno())
+    notifier = QSocketNotifier(receiver.fileno(), QSocketNotifier.Type.Read, window)
+
+    def drain() -> None:  # the Python-level handler has already run when this is called
+        with contextlib.suppress(OSError):
+            receiver.recv(512)
+
+    notifier.activated.connect(drain)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log = logging.getLogger("tera")
+        log.info("signal %d: closing", signum)
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, on_signal)
+    return (receiver, sender, notifier)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args = _parse(argv[1:])
@@ -80,7 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run()
 
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:  # a broken install: one line, not a traceback
+        print(
+            f"tera-desktop: the Qt toolkit (PySide6) cannot be loaded ({exc}). Reinstall "
+            "tera-desktop, or use the `tera` command.",
+            file=sys.stderr,
+        )
+        return 1
 
     from tera_desktop.core.errors import ConfigError
     from tera_desktop.core.instance import InstanceLock
@@ -108,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"tera-desktop: {message}", file=sys.stderr)
         if not _headless():
-            QMessageBox.information(None, APP_NAME, message)
+            from tera_desktop.ui.safe_text import message_box
+
+            message_box(None, APP_NAME, message).exec()  # plain text: the path is not markup
         return 2
 
     notice = ""
@@ -135,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         QTimer.singleShot(0, shown)
     elif os.environ.get("TERA_NO_AUTOSTART") != "1":
         schedule_start(window)
+    keep = _close_on_signals(window)  # noqa: F841 - must live as long as the event loop
     try:
         return app.exec()
     finally:

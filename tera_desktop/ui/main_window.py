@@ -52,7 +52,14 @@ from tera_desktop.core.settings import (
 from tera_desktop.core.watch import FolderWatcher
 from tera_desktop.ui.chat import ChatPanel, MessageView
 from tera_desktop.ui.memory_panel import MemoryPanel
-from tera_desktop.ui.safe_text import ask_yes_no, plain_label, show_error, show_status, tooltip
+from tera_desktop.ui.safe_text import (
+    ask_yes_no,
+    choose,
+    plain_label,
+    show_error,
+    show_status,
+    tooltip,
+)
 from tera_desktop.workers import Worker, WorkerManager
 
 log = logging.getLogger("tera.ui")
@@ -228,6 +235,10 @@ class MainWindow(QMainWindow):
 
     def confirm(self, title: str, text: str) -> bool:
         return ask_yes_no(self, title, text)  # plain text: labels may hold memory text
+
+    def choose(self, title: str, text: str, choices: list[str]) -> int | None:
+        """Which of ``choices`` the user picks (None: Cancel), in a plain-text dialog."""
+        return choose(self, title, text, choices)
 
     # ---- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -514,14 +525,30 @@ class MainWindow(QMainWindow):
             if self.confirm("Stop watching", f"Stop keeping {label} in sync?"):
                 self.unwatch_folder(key)
             return
-        what = f"the fact “{label}”" if kind == "fact" else f"the document {label}"
-        if not self.confirm("Forget", f"Forget {what}? This cannot be undone."):
-            return
+        folder = self.engine.watched_folder_of(key) if kind == "document" else None
+        keep_ignoring = False
+        if folder is not None:  # its folder's next sync would read it again: ask
+            choice = self.choose(
+                "Forget",
+                f"{label} is in the watched folder {folder}, which Tera keeps in sync. Forget "
+                "it and keep ignoring it there, or stop watching the folder? (Adding the file "
+                "again by name brings it back.)",
+                ["Forget, keep ignoring it", "Forget, stop watching the folder"],
+            )
+            if choice is None:
+                return
+            keep_ignoring = choice == 0
+            if choice == 1:
+                self.unwatch_folder(folder)
+        else:
+            what = f"the fact “{label}”" if kind == "fact" else f"the document {label}"
+            if not self.confirm("Forget", f"Forget {what}? This cannot be undone."):
+                return
 
         def forgetting(_cancel: threading.Event) -> Any:
             if kind == "fact":
                 return self.engine.forget(key)
-            return self.engine.forget_source(key)
+            return self.engine.forget_source(key, keep_ignoring=keep_ignoring)
 
         self.run_worker("forget", forgetting, returned=self._on_forgotten)
 
@@ -539,7 +566,9 @@ class MainWindow(QMainWindow):
         )
 
     def _on_forgotten(self, result: Any) -> None:
-        self.notify(f"Forgotten ({result.removed} chunks).")
+        redacted = getattr(result, "redacted", 0)
+        note = f"; {redacted} saved chat(s) that quoted it were redacted" if redacted else ""
+        self.notify(f"Forgotten ({result.removed} chunks){note}.")
         self.refresh_memories()
 
     # ---- adding files ----------------------------------------------------------------------------
