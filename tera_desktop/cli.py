@@ -169,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
 
     engine = Engine(paths, settings)
     try:
-        engine.ensure_embedding_model(on_progress=_progress_printer())
+        if args.command not in ("list", "forget"):  # these two need no embedding model
+            engine.ensure_embedding_model(on_progress=_progress_printer())
         handler = {
             "remember": _remember,
             "upload": _upload,

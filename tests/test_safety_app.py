@@ -88,3 +88,40 @@ def test_without_the_toolkit_the_app_says_so_in_one_line(tmp_path: Path) -> None
     assert done.returncode == 1
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "PySide6" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_list_and_forget_work_without_the_embedding_model(
+    tmp_path: Path, tiny_settings: Settings
+) -> None:
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_settings.embedding_model, model)
+    env = {**app_env(tmp_path / "home", tiny_settings), "TERA_EMBEDDING_MODEL": str(model)}
+
+    def tera(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tera_desktop.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert tera("remember", "the gate code is 4512").returncode == 0
+    assert tera("remember", "my cat is blue").returncode == 0
+    (model / "tokenizer.json").unlink()  # the model is broken now
+    listed = tera("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "4512" in listed.stdout and "blue" in listed.stdout
+    fact_id = next(
+        line.split('"id": "')[1].split('"')[0]
+        for line in listed.stdout.replace("{", "\n{").splitlines()
+        if "4512" in line
+    )
+    forgot = tera("forget", fact_id)
+    assert forgot.returncode == 0, forgot.stderr
+    after = tera("list")
+    assert after.returncode == 0 and "4512" not in after.stdout and "blue" in after.stdout
+    asked = tera("search", "gate")  # searching needs the model: one clear line
+    assert asked.returncode != 0 and "tokenizer.json" in asked.stderr
