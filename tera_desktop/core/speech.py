@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tera.speech")
 
 SAMPLE_RATE = 16_000
-WINDOW_S = 240.0  # audio handed to Whisper per call (bounded memory: 15 MB of float32)
+WINDOW_S = 60.0  # audio handed to Whisper per call: bounds the memory of its features too
 SEARCH_S = 12.0  # the window is cut at the quietest 50 ms in its last SEARCH_S seconds
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 VOCABULARY_FILES = ("vocabulary.txt", "vocabulary.json")
