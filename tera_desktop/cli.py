@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("remember", help="remember a fact")
     r.add_argument("text", nargs="+", help="the fact (quote it, or pass several words)")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.add_argument(
+        "--keep-both",
+        action="store_true",
+        help="never mark an older fact as replaced by this one",
+    )
 
     u = sub.add_parser("upload", help="add files or folders (recursive) to memory")
     u.add_argument("paths", nargs="+", metavar="PATH")
@@ -185,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _remember(args: argparse.Namespace, engine: Any) -> int:
-    result = engine.remember(" ".join(args.text))
+    result = engine.remember(" ".join(args.text), supersede=not args.keep_both)
     if args.json:
         _emit(
             {
@@ -193,10 +198,14 @@ def _remember(args: argparse.Namespace, engine: Any) -> int:
                 "text": result.text,
                 "created_at": result.created_at,
                 "new": result.is_new,
+                "replaces": result.replaces.id if result.replaces else None,
             }
         )
     elif result.is_new:
         print(f"Remembered ({result.id}).")
+        if result.replaces:  # an update of an older fact: say which (it stays, superseded)
+            print(f"It replaces an older fact, kept as superseded: {result.replaces.text}")
+            print(f"To keep both current: tera forget {result.id}; tera remember --keep-both …")
     else:
         print(f"Already remembered on {result.created_at[:10]} ({result.id}).")
     return 0

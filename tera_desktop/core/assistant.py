@@ -26,6 +26,7 @@ from tera_desktop.core.errors import GenerationError
 from tera_desktop.core.generator import GenerationStats, Generator, Message
 from tera_desktop.core.retrieval import content_words
 from tera_desktop.core.store import KIND_DOCUMENT, Hit
+from tera_desktop.core.supersede import status_note
 
 SYSTEM_PROMPT = (
     "You are a friendly and helpful AI assistant named Tera. Today is {today}. "
@@ -69,6 +70,7 @@ class Source:
     start_s: float | None = None  # audio: where the chunk starts and ends in the recording
     end_s: float | None = None
     ocr: bool = False  # the text was read from an image by OCR
+    status: str = ""  # a fact's standing: "superseded on …", "current; it replaces …"
 
     @property
     def label(self) -> str:
@@ -218,6 +220,7 @@ def to_source(number: int, hit: Hit, evidence: Sequence[str] = ()) -> Source:
         start_s=float(start) if isinstance(start, int | float) else None,
         end_s=float(end) if isinstance(end, int | float) else None,
         ocr=bool(hit.extra.get("ocr")),
+        status=status_note(hit),
     )
 
 
@@ -227,7 +230,8 @@ def reference_line(source: Source, text: str | None = None) -> str:
     body = " ".join(body.split())
     if source.kind == KIND_DOCUMENT:
         return f"[{source.number}] {source.label}: {body}"
-    return f"[{source.number}] fact ({source.created_at[:10]}): {body}"
+    status = f"; {source.status}" if source.status else ""  # which fact is current, since when
+    return f"[{source.number}] fact ({source.created_at[:10]}{status}): {body}"
 
 
 def _truncate(text: str, max_tokens: int, count: Callable[[str], int]) -> str:

@@ -176,8 +176,16 @@ class Engine:
         return self._generator is not None
 
     # ---- memory ----------------------------------------------------------------------------------
-    def remember(self, text: str) -> RememberResult:
-        return remember(text, self.embedder, self.store)
+    def remember(self, text: str, *, supersede: bool = True) -> RememberResult:
+        """Store a fact; with ``supersede``, one that updates an older fact replaces it."""
+        return remember(text, self.embedder, self.store, supersede=supersede)
+
+    def undo_supersede(self, fact_id: str) -> str:
+        """Keep both facts current: take off the mark that ``fact_id`` replaces an older fact
+        (``RememberResult.replaces``). Returns the older fact's id, "" if there was none."""
+        from tera_desktop.core.supersede import undo
+
+        return undo(self.store, fact_id)
 
     def upload(
         self,
@@ -272,6 +280,8 @@ class Engine:
         if hit.kind == "document":  # an id of a document chunk forgets the whole document
             removed = self.store.delete_source(hit.source)
             return ForgetResult(removed, self._redact(Forgotten.of(sources=[hit.source])))
+        if hit.extra.get("supersedes"):  # forgetting an update makes the older fact current
+            self.undo_supersede(hit.id)
         removed = self.store.delete_ids([item_id])
         return ForgetResult(removed, self._redact(Forgotten.of(ids=[hit.id], texts=[hit.text])))
 

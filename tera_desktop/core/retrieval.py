@@ -27,6 +27,7 @@ from tera_desktop.core.query_filters import (
     mentions,
 )
 from tera_desktop.core.store import Hit, MemoryStore
+from tera_desktop.core.supersede import current_first
 
 Rerank = Callable[[str, list[Hit]], list[Hit]]
 
@@ -97,6 +98,7 @@ def retrieve(
                 hits.append(hit)
     if rerank is not None:
         hits = rerank(query, hits)
+    hits = current_first(hits, store)  # a fact that was updated goes after its update
     return Retrieval(query, hits[:top_k], filters, time.perf_counter() - t0)
 
 

@@ -119,6 +119,7 @@ class FactInfo:
     id: str
     text: str
     created_at: str
+    superseded_by: str = ""  # the id of the newer fact that replaces this one (core/supersede.py)
 
 
 @runtime_checkable
@@ -152,6 +153,7 @@ class MemoryStore(Protocol):
     def list_documents(self) -> list[DocumentInfo]: ...
     def list_facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]: ...
     def find_fact(self, content_hash: str) -> str | None: ...
+    def set_fact_fields(self, fact_id: str, fields: dict[str, Any]) -> None: ...
     def scrub(self) -> None: ...
     def optimize(self) -> None: ...
     def close(self) -> None: ...
@@ -612,7 +614,14 @@ class _QdrantStore:
     def list_facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]:
         end = None if limit is None else offset + limit
         hits = self._scroll(_live(("kind", KIND_FACT)), limit=end, newest_first=True)
-        return [FactInfo(h.id, h.text, h.created_at) for h in hits[offset:end]]
+        return [
+            FactInfo(h.id, h.text, h.created_at, str(h.extra.get("superseded_by") or ""))
+            for h in hits[offset:end]
+        ]
+
+    def set_fact_fields(self, fact_id: str, fields: dict[str, Any]) -> None:
+        """Set payload fields (never text or vectors) on one fact: e.g. ``superseded_by``."""
+        self._set_where(Where(must=(("kind", KIND_FACT), ("doc_id", fact_id))), fields)
 
     def find_fact(self, content_hash: str) -> str | None:
         hits = self._scroll(_live(("kind", KIND_FACT), ("content_hash", content_hash)), limit=1)

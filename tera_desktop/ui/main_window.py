@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.memory.remember_requested.connect(self._on_remember_requested)
         self.memory.forget_requested.connect(self._on_forget_requested)
+        self.memory.undo_replace_requested.connect(self._on_undo_replace_requested)
         self.memory.forget_all_requested.connect(self._on_forget_all_requested)
         self.memory.add_files_requested.connect(self._on_add_files_requested)
         self.memory.add_folder_requested.connect(self._on_add_folder_requested)
@@ -513,11 +514,27 @@ class MainWindow(QMainWindow):
         )
 
     def _on_remembered(self, result: Any) -> None:
-        if result.is_new:
+        replaces = getattr(result, "replaces", None)
+        if replaces is not None:  # it updates an older fact: say which, offer Undo
+            self.notify("Remembered. It replaces an older fact, kept as superseded.")
+            self.memory.show_replaced(result.id, replaces.text)
+        elif result.is_new:
+            self.memory.hide_replaced()
             self.notify("Remembered.")
         else:
             self.notify(f"Already remembered on {result.created_at[:10]}.")
         self.refresh_memories()
+
+    @Slot(str)
+    def _on_undo_replace_requested(self, fact_id: str) -> None:
+        def undoing(_cancel: threading.Event) -> str:
+            return self.engine.undo_supersede(fact_id)
+
+        def undone(_old_id: object) -> None:
+            self.notify("Both facts are current again.")
+            self.refresh_memories()
+
+        self.run_worker("undo-replace", undoing, returned=undone)
 
     @Slot(str, str, str)
     def _on_forget_requested(self, kind: str, key: str, label: str) -> None:

@@ -46,6 +46,7 @@ class MemoryPanel(QWidget):
     add_files_requested = Signal()
     add_folder_requested = Signal()
     stop_ingest_requested = Signal()
+    undo_replace_requested = Signal(str)  # the id of the newer fact: keep both facts current
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -129,12 +130,30 @@ class MemoryPanel(QWidget):
         self.activity_label.hide()
         self.activity.hide()
 
+        self.replaced_label = QLabel()
+        self.replaced_label.setObjectName("replacedNote")
+        self.replaced_label.setTextFormat(Qt.TextFormat.PlainText)  # holds memory text
+        self.replaced_label.setWordWrap(True)
+        self.undo_replace_button = QPushButton("Undo")
+        self.undo_replace_button.setObjectName("undoReplaceButton")
+        self.undo_replace_button.setToolTip("Keep both facts current")
+        self.undo_replace_button.clicked.connect(self._on_undo_replace_clicked)
+        replaced_row = QHBoxLayout()
+        replaced_row.setContentsMargins(0, 0, 0, 0)
+        replaced_row.addWidget(self.replaced_label, 1)
+        replaced_row.addWidget(self.undo_replace_button)
+        self.replaced_box = QWidget()
+        self.replaced_box.setLayout(replaced_row)
+        self.replaced_box.hide()
+        self._replacing_id = ""
+
         self.hint = QLabel("Drop files or folders anywhere on the window to add them.")
         self.hint.setWordWrap(True)
         self.hint.setEnabled(False)
 
         layout = QVBoxLayout(self)
         layout.addLayout(remember_row)
+        layout.addWidget(self.replaced_box)
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.tree, 1)
         layout.addLayout(buttons)
@@ -156,10 +175,16 @@ class MemoryPanel(QWidget):
         for fact in self._facts:
             if needle and needle not in fact.text.casefold():
                 continue
+            superseded = bool(getattr(fact, "superseded_by", ""))
+            details = "fact · superseded" if superseded else "fact"
             item = QTreeWidgetItem(
-                self.facts_root, [one_line(fact.text), "fact", _date(fact.created_at)]
+                self.facts_root, [one_line(fact.text), details, _date(fact.created_at)]
             )
-            item.setToolTip(0, tooltip(fact.text))
+            note = "\n\n(Superseded: a newer fact replaces it.)" if superseded else ""
+            item.setToolTip(0, tooltip(fact.text + note))
+            if superseded:  # still visible, greyed out
+                for column in range(3):
+                    item.setForeground(column, QBrush(QColor(_STATUS_COLORS[UNCHANGED])))
             item.setData(0, ROLE_KIND, "fact")
             item.setData(0, ROLE_KEY, fact.id)
             item.setData(0, ROLE_LABEL, fact.text)
@@ -230,6 +255,22 @@ class MemoryPanel(QWidget):
                 item.setSelected(True)
                 return True
         return False
+
+    def show_replaced(self, new_id: str, old_text: str) -> None:
+        """Say that the fact just remembered replaces ``old_text``, with an Undo button."""
+        self._replacing_id = new_id
+        self.replaced_label.setText(f"Replaces: {one_line(old_text)}")
+        self.replaced_box.show()
+
+    def hide_replaced(self) -> None:
+        self._replacing_id = ""
+        self.replaced_box.hide()
+
+    @Slot()
+    def _on_undo_replace_clicked(self) -> None:
+        if self._replacing_id:
+            self.undo_replace_requested.emit(self._replacing_id)
+        self.hide_replaced()
 
     # ---- ingestion -------------------------------------------------------------------------------
     def set_ingesting(self, active: bool) -> None:

@@ -36,6 +36,8 @@ from tera_desktop.core.ingest.extractors import (
 from tera_desktop.core.ingest.formats.encoding import counting_replacements
 from tera_desktop.core.ingest.ignored import IGNORED_REASON
 from tera_desktop.core.store import KIND_DOCUMENT, KIND_FACT, Chunk, MemoryStore
+from tera_desktop.core.supersede import Replaced, find_superseded
+from tera_desktop.core.supersede import mark as mark_superseded
 from tera_desktop.core.units import MB, format_mb
 
 log = logging.getLogger("tera.ingest")
@@ -94,6 +96,7 @@ class RememberResult:
     text: str
     created_at: str
     is_new: bool
+    replaces: Replaced | None = None  # the older fact this one supersedes (core/supersede.py)
 
 
 @dataclass
@@ -191,8 +194,12 @@ def normalize_fact(text: str) -> str:
     return " ".join(text.split())
 
 
-def remember(text: str, embedder: Embedder, store: MemoryStore) -> RememberResult:
-    """Store one fact as one chunk. The same fact twice is stored once."""
+def remember(
+    text: str, embedder: Embedder, store: MemoryStore, *, supersede: bool = True
+) -> RememberResult:
+    """Store one fact as one chunk. The same fact twice is stored once. With ``supersede``, a
+    fact that updates a stored one ("… on Thursdays" after "… on Tuesdays") marks it superseded
+    and says so in ``replaces`` (``core/supersede.py``; ``supersede.undo`` takes it back)."""
     fact = normalize_fact(text)
     if not fact:
         raise IngestError("There is nothing to remember: the text is empty.")
@@ -204,6 +211,7 @@ def remember(text: str, embedder: Embedder, store: MemoryStore) -> RememberResul
     vector = embedder.embed_documents([fact])[0]
     fact_id = str(uuid.uuid4())
     created = now_iso()
+    older = find_superseded(store, list(vector), fact) if supersede else None
     store.add(
         [
             Chunk(
@@ -217,7 +225,11 @@ def remember(text: str, embedder: Embedder, store: MemoryStore) -> RememberResul
             )
         ]
     )
-    return RememberResult(fact_id, fact, created, is_new=True)
+    if older is None:
+        return RememberResult(fact_id, fact, created, is_new=True)
+    mark_superseded(store, older.id, fact_id, created)
+    replaced = Replaced(older.id, older.text, older.created_at)
+    return RememberResult(fact_id, fact, created, is_new=True, replaces=replaced)
 
 
 def _friendly_os_error(exc: OSError) -> str:

@@ -1,0 +1,156 @@
+"""Memory that stays current: a fact that updates an earlier one supersedes it.
+
+"From March the recycling goes out on Thursdays" after "The recycling goes out on Tuesdays":
+both stay in memory, but the older one is marked superseded (``superseded_by``, ``superseded_at``
+in its payload; the newer one names it in ``supersedes``). Then
+
+- remembering says which fact the new one replaces, and ``undo`` takes the mark off;
+- searches rank the current fact first (``current_first``: a superseded fact goes after the
+  facts that are current, and the fact that replaced it is brought in if the search missed it);
+- the prompt says which fact is current and when it changed (``status_note``).
+
+An update is recognised when a stored fact is among the nearest in meaning (cosine similarity of
+the two facts' vectors) *and* the words say so: the older fact's subject (its first content word)
+is in the new one, most content words are shared, and each has words the other lacks (the changed
+value: a day, a number, a name). Deliberately conservative: a false
+update costs the user an Undo, a missed one costs nothing new. No Qt here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tera_desktop.core.store import KIND_FACT, Hit, MemoryStore
+
+MIN_SIMILARITY = 0.2  # cosine of the two facts' embeddings: a loose gate for candidates (the
+# pair set's updates measure 0.60-0.95 with all-MiniLM-L6-v2, its look-alikes 0.51-0.90: the
+# words test below is what tells them apart)
+MIN_SHARED = 0.34  # shared content words / content words of the shorter fact
+CANDIDATES = 5
+
+SUPERSEDED_BY = "superseded_by"
+SUPERSEDED_AT = "superseded_at"
+SUPERSEDES = "supersedes"
+
+_WORD = re.compile(r"\w+(?:[.'’@-]\w+)*")  # "jo.new@flats.example", "555-0134" stay whole
+_STOP = {
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "am", "do", "does", "did",
+    "have", "has", "had", "i", "me", "my", "mine", "we", "us", "our", "you", "your", "of", "to",
+    "in", "on", "at", "for", "from", "by", "with", "about", "and", "or", "but", "so", "if", "it",
+    "its", "that", "this", "these", "those", "then", "than", "now", "no", "not", "will", "going",
+    "he", "she", "his", "her", "they", "them", "their", "there", "here", "as", "into", "out",
+    "up", "every", "each", "all", "any", "some", "since", "until", "after", "before", "again",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """The stored fact a new fact replaces."""
+
+    id: str
+    text: str
+    created_at: str
+
+
+def _terms(text: str) -> list[str]:
+    """Lower-cased content words in order, a plural's final "s" dropped ("Tuesdays" =
+    "tuesday")."""
+    terms = []
+    for word in _WORD.findall(text.casefold()):
+        if word in _STOP:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        terms.append(word)
+    return terms
+
+
+def content_terms(text: str) -> set[str]:
+    return set(_terms(text))
+
+
+def is_update(old: str, new: str) -> bool:
+    """Whether ``new`` reads as a new value of what ``old`` says (the words test alone): the
+    older fact's subject (its first content word) is in the newer one, most content words are
+    shared, and each fact has words the other lacks (the value that changed)."""
+    ordered = _terms(old)
+    a, b = set(ordered), content_terms(new)
+    if not a or not b or not (a - b) or not (b - a):
+        return False  # one says nothing the other does not: a repeat or a refinement
+    if ordered[0] not in b:
+        return False  # about something else ("Anna likes tea" / "Ben likes tea")
+    return len(a & b) / min(len(a), len(b)) >= MIN_SHARED
+
+
+def find_superseded(
+    store: MemoryStore, vector: Sequence[float], text: str, exclude: str = ""
+) -> Hit | None:
+    """The current fact that ``text`` (with embedding ``vector``) updates, or None."""
+    hits = store.search(vector, CANDIDATES, kind=KIND_FACT, min_score=MIN_SIMILARITY)
+    for hit in hits:
+        if hit.id == exclude or hit.extra.get(SUPERSEDED_BY):
+            continue
+        if hit.score >= MIN_SIMILARITY and is_update(hit.text, text):
+            return hit
+    return None
+
+
+def is_superseded(hit: Hit) -> bool:
+    return hit.kind == KIND_FACT and bool(hit.extra.get(SUPERSEDED_BY))
+
+
+def current_first(hits: Sequence[Hit], store: MemoryStore | None = None) -> list[Hit]:
+    """``hits`` with every superseded fact moved after the current ones (order otherwise kept);
+    with ``store``, a current fact that replaced one of them and is missing is brought in just
+    before the first superseded fact, with that fact's score."""
+    current = [h for h in hits if not is_superseded(h)]
+    old = [h for h in hits if is_superseded(h)]
+    if store is not None and old:
+        have = {h.id for h in hits}
+        wanted = [str(h.extra[SUPERSEDED_BY]) for h in old]
+        missing = [w for w in dict.fromkeys(wanted) if w not in have]
+        if missing:
+            found = {h.id: h for h in store.get(missing)}
+            for h in old:
+                newer = found.pop(str(h.extra[SUPERSEDED_BY]), None)
+                if newer is not None and not is_superseded(newer):
+                    current.append(_with_score(newer, h.score))
+    return current + old
+
+
+def _with_score(hit: Hit, score: float) -> Hit:
+    return Hit(
+        hit.id, score, hit.kind, hit.source, hit.text, hit.created_at, hit.doc_id,
+        hit.chunk_index, dict(hit.extra),
+    )  # fmt: skip
+
+
+def status_note(hit: Hit) -> str:
+    """For the prompt: "superseded on 2026-03-01 by a newer fact", "current; replaces an older
+    fact", or ""."""
+    if hit.kind != KIND_FACT:
+        return ""
+    if hit.extra.get(SUPERSEDED_BY):
+        when = str(hit.extra.get(SUPERSEDED_AT) or "")[:10]
+        return f"superseded on {when} by a newer fact" if when else "superseded by a newer fact"
+    if hit.extra.get(SUPERSEDES):
+        return "current; it replaces an older fact"
+    return ""
+
+
+def mark(store: MemoryStore, old_id: str, new_id: str, when: str) -> None:
+    store.set_fact_fields(old_id, {SUPERSEDED_BY: new_id, SUPERSEDED_AT: when})
+    store.set_fact_fields(new_id, {SUPERSEDES: old_id})
+
+
+def undo(store: MemoryStore, new_id: str) -> str:
+    """Take the "replaces" mark off ``new_id`` and its older fact; returns the older fact's id
+    ("" when there was none). Both facts stay, both current."""
+    hits = store.get([new_id])
+    old_id = str(hits[0].extra.get(SUPERSEDES) or "") if hits else ""
+    if old_id:
+        store.set_fact_fields(old_id, {SUPERSEDED_BY: "", SUPERSEDED_AT: ""})
+        store.set_fact_fields(new_id, {SUPERSEDES: ""})
+    return old_id
