@@ -187,12 +187,12 @@ def documents_folder(folder: Path, passages_per_doc: int = 18, others: int = 240
 
     data = ROOT.parent / "shared" / "benchmarks" / "msmarco-5k"
     corpus = {}
-    for line in (data / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (data / "corpus.jsonl").read_text(encoding="utf-8").split("\n"):
         if line.strip():
             row = json.loads(line)
             corpus[row["_id"]] = " ".join(row["text"].split())
     queries = {}
-    for line in (data / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (data / "queries.jsonl").read_text(encoding="utf-8").split("\n"):
         if line.strip():
             row = json.loads(line)
             queries[row["_id"]] = row["text"]
@@ -304,34 +304,39 @@ def run_documents(
             # typed: the app reads ahead at each word while the user types
             cold()
             session = ChatSession(engine, persist=False)
-            worker: dict[str, object] = {}
+            latest: list[str] = []  # the newest text typed at a word boundary
+            wake = threading.Event()
+            enter = threading.Event()
 
             def read_ahead(
-                text: str, worker: dict[str, object] = worker, session: ChatSession = session
+                session: ChatSession = session,
+                latest: list[str] = latest,
+                wake: threading.Event = wake,
+                enter: threading.Event = enter,
             ) -> None:
-                old = worker.get("thread")
-                if old is not None:
-                    worker["cancel"].set()  # type: ignore[attr-defined]
-                    old.join()  # type: ignore[attr-defined]
-                cancel = threading.Event()
-                thread = threading.Thread(
-                    target=lambda s=session, c=cancel: list(s.prepare(text, cancel=c)),
-                    daemon=True,
-                )
-                worker.update(thread=thread, cancel=cancel)
-                thread.start()
+                # like the app: read ahead for the newest text; never interrupted by typing,
+                # only by Enter; then again if more words came meanwhile
+                done_for = ""
+                while not enter.is_set():
+                    wake.wait(0.05)
+                    wake.clear()
+                    if latest and latest[-1] != done_for:
+                        done_for = latest[-1]
+                        list(session.prepare(done_for, cancel=enter))
 
+            thread = threading.Thread(target=read_ahead, daemon=True)
+            thread.start()
             typed = ""
             for ch in question:
                 time.sleep(1 / cps)
                 typed += ch
                 if ch == " ":
-                    read_ahead(typed)
+                    latest.append(typed)
+                    wake.set()
             t0 = time.perf_counter()  # Enter
-            if worker.get("thread") is not None:
-                worker["cancel"].set()  # type: ignore[attr-defined]
+            enter.set()
             ttft, (_, done) = _first_token_s(session.ask(question, sampling=sampling), t0)
-            worker["thread"].join()  # type: ignore[attr-defined]
+            thread.join()
             out["typed_ttft"].append(ttft)
             out["typed_eval"].append(done.stats.prompt_tokens_evaluated)  # type: ignore[attr-defined]
         engine.close()

@@ -16,7 +16,7 @@ best match the question (the whole chunk stays one click away in the app).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -43,7 +43,7 @@ NO_MODEL_ANSWER = "No language model is loaded, so here are the memories that ma
 QUESTION_MARK = "Question:"
 _TEMPLATE_MARGIN = 48  # tokens the chat template adds around the messages
 EVIDENCE_SENTENCES = 2  # sentences of a chunk sent to the model
-EVIDENCE_MAX_CHARS = 360  # ~90 tokens: a reference's evidence, at most
+EVIDENCE_MAX_CHARS = 240  # ~55 tokens: a reference's evidence, at most
 
 
 def not_in_memory_answer(words: str, sources: Sequence[Source]) -> str:
@@ -283,23 +283,30 @@ class PromptPlan:
 
 
 def number_sources(
-    focus: str, hits: Sequence[Hit], order: Sequence[str] | None = None
+    focus: str,
+    hits: Sequence[Hit],
+    order: Sequence[str] | None = None,
+    evidence: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[list[Source], dict[tuple[str, str], int]]:
     """This turn's sources numbered 1..n in the order they are sent: by rank (the best first:
     small models lean on the first reference), or in ``order`` (the ids of a prompt read ahead
     while the question was typed) when it holds exactly these sources, so that prefix stays
-    valid. Returned in rank order."""
+    valid; ``evidence`` (id → sentences) then keeps the sentences chosen while typing too.
+    Returned in rank order."""
     ranked = list(hits)
     ids = [h.id for h in ranked]
-    if order is not None and sorted(order) == sorted(ids):
+    kept = evidence or {}
+    if order is None or sorted(order) != sorted(ids):
+        kept = {}
+    else:
         position = {hit_id: i for i, hit_id in enumerate(order)}
         ranked.sort(key=lambda h: position[h.id])
     numbered: dict[str, Source] = {}
     new: dict[tuple[str, str], int] = {}
     for number, hit in enumerate(ranked, 1):
-        evidence = select_evidence(focus, hit.text)
-        numbered[hit.id] = to_source(number, hit, evidence)
-        new[(hit.id, " ".join(evidence))] = number
+        chosen = kept.get(hit.id) or select_evidence(focus, hit.text)
+        numbered[hit.id] = to_source(number, hit, chosen)
+        new[(hit.id, " ".join(chosen))] = number
     return [numbered[h.id] for h in hits], new
 
 
@@ -313,6 +320,7 @@ def plan_prompt(
     today: date | None = None,
     focus: str | None = None,
     order: Sequence[str] | None = None,
+    evidence: Mapping[str, tuple[str, ...]] | None = None,
 ) -> PromptPlan:
     """The messages for this turn: the earlier turns, then this turn's references and the question.
     ``focus`` (default: the question) picks each source's evidence sentences; a follow-up passes
@@ -325,7 +333,7 @@ def plan_prompt(
     answer_room = min(max_answer_tokens, max(64, generator.n_ctx // 4))
     budget = generator.n_ctx - answer_room - count(system) - count(question) - _TEMPLATE_MARGIN
     while True:
-        sources, new = number_sources(focus or question, hits, order)
+        sources, new = number_sources(focus or question, hits, order, evidence)
         lines: list[str] = []
         cost = 0
         for source in sorted(sources, key=lambda s: s.number):

@@ -81,6 +81,7 @@ class ChatSession:
         self._lock = threading.RLock()
         self._asking = threading.Lock()
         self._prepared_order: tuple[str, ...] | None = None  # sources read ahead, in order
+        self._prepared_evidence: dict[str, tuple[str, ...]] = {}  # and their sentences
 
     # ---- the open conversation -------------------------------------------------------------------
     @property
@@ -297,8 +298,9 @@ class ChatSession:
                 today=today,
                 focus=evidence_query,
                 order=self._prepared_order,
+                evidence=self._prepared_evidence,
             )
-            self._prepared_order = None
+            self._prepared_order, self._prepared_evidence = None, {}
         state["plan"] = plan
         if [s.number for s in plan.sources] != [s.number for s in sources] or len(
             plan.sources
@@ -454,6 +456,7 @@ class ChatSession:
         )
         tokens = prefix_of(plan.messages, QUESTION_MARK)
         self._prepared_order = tuple(s.id for s in sorted(plan.sources, key=lambda s: s.number))
+        self._prepared_evidence = {s.id: s.evidence for s in plan.sources}
         for done_n, total in steps([*tokens, 0], cancel=cancel):
             yield Reading(done_n, total, len(plan.sources))
 

@@ -61,6 +61,7 @@ class ChatController(QObject):
         self.prepare_enabled = True
         self._ask_worker: Worker | None = None
         self._prepare_worker: Worker | None = None
+        self._prepare_again = False
         self._view: MessageView | None = None
         self._sources: list[Source] = []
         self._prepare_timer = QTimer(self)
@@ -310,9 +311,11 @@ class ChatController(QObject):
         if len(text.strip()) < 3:
             return
         if self._prepare_worker is not None:
-            self._prepare_worker.cancel()
-            self._prepare_timer.start()  # try again once that one has stopped
+            # typing does not interrupt reading ahead (that would waste the batch under way):
+            # when it is done, it reads ahead again for the newest text
+            self._prepare_again = True
             return
+        self._prepare_again = False
 
         def preparing(cancel: threading.Event) -> Any:
             return self.session.prepare(text, cancel=cancel)
@@ -326,3 +329,5 @@ class ChatController(QObject):
 
     def _on_prepare_finished(self) -> None:
         self._prepare_worker = None
+        if self._prepare_again and self._ask_worker is None:
+            self._on_prepare_due()

@@ -82,8 +82,11 @@ def test_new_chat_keeps_the_old_one_and_the_list_switches_back(qtbot, make_windo
     assert set(window.chats.conversation_ids()) == {first, window.session.conversation_id}
     window.chats.conversation_selected.emit(first)
     qtbot.waitUntil(lambda: window.session.conversation_id == first, timeout=10_000)
-    qtbot.waitUntil(lambda: len(window.chat.chat_view.messages()) == 2, timeout=10_000)
-    assert window.chat.chat_view.messages()[0].text() == "what is the gate code?"
+    qtbot.waitUntil(
+        lambda: window.chat.chat_view.messages()[0].text() == "what is the gate code?",
+        timeout=10_000,
+    )
+    assert len(window.chat.chat_view.messages()) == 2
 
 
 def test_rename_delete_and_export(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
