@@ -113,7 +113,8 @@ class MemoryPanel(QWidget):
         self.progress.setObjectName("ingestProgress")
         self.progress.setFormat("%v of %m files")
         self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.stop_ingest_requested)
+        self.stop_button.setObjectName("stopIngestButton")
+        self.stop_button.clicked.connect(self._on_stop_clicked)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.stop_button)
@@ -256,6 +257,13 @@ class MemoryPanel(QWidget):
                 return True
         return False
 
+    @Slot()
+    def _on_stop_clicked(self) -> None:
+        """Say at once that the stop was heard: the file being embedded finishes first."""
+        self.stop_button.setText("Stopping…")
+        self.stop_button.setEnabled(False)
+        self.stop_ingest_requested.emit()
+
     def show_replaced(self, new_id: str, old_text: str) -> None:
         """Say that the fact just remembered replaces ``old_text``, with an Undo button."""
         self._replacing_id = new_id
@@ -275,6 +283,8 @@ class MemoryPanel(QWidget):
     # ---- ingestion -------------------------------------------------------------------------------
     def set_ingesting(self, active: bool) -> None:
         self.progress_box.setVisible(active)
+        self.stop_button.setText("Stop")
+        self.stop_button.setEnabled(True)
         if active:
             self.progress.setRange(0, 0)  # busy until the file count is known
             self.activity_label.show()
