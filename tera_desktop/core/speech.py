@@ -9,9 +9,9 @@ with PyAV in a stream, resampled to 16 kHz mono, and hands faster-whisper one wi
 minutes at a time, cut at the quietest moment near the window's end so no word is split. (Given
 a path, faster-whisper would decode the whole file into an int16 buffer and then a float32 copy
 of it, and compute the spectrogram of all of it at once: for one hour, ~350 MB of audio plus the
-features.) Timestamps stay relative to the start of the file. The ``cancel`` event is checked
-after every decoded packet and every transcribed segment (a segment is one 30-second decoding
-step of Whisper at most), so Stop never waits for the rest of a long recording.
+features.) Timestamps stay relative to the start of the file. The work runs on a helper thread:
+the ``cancel`` event stops the transcription at once, even inside one of Whisper's 30-second
+decoding steps, which the helper finishes in the background before it ends.
 
 faster-whisper, CTranslate2 and PyAV are imported on first use only.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ WINDOW_S = 60.0  # audio handed to Whisper per call: bounds the memory of its fe
 SEARCH_S = 12.0  # the window is cut at the quietest 50 ms in its last SEARCH_S seconds
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 VOCABULARY_FILES = ("vocabulary.txt", "vocabulary.json")
+_DONE = object()  # the end of a transcription, on the queue from its helper thread
 HOW_TO_GET = (
     "Download one with `tera models download whisper-base` (145 MB) or in Settings, or set "
     "TERA_SPEECH_MODEL to a folder holding a faster-whisper (CTranslate2) model."
@@ -326,10 +328,57 @@ class WhisperTranscriber:
         self, path: Path, *, cancel: threading.Event | None = None
     ) -> Iterator[Segment | TranscribeProgress]:
         """Segments of speech in ``path`` in order, with progress after each one. Raises
-        IngestError for a file that is not audio, Cancelled when ``cancel`` is set."""
-        model = self._whisper()
+        IngestError for a file that is not audio, Cancelled when ``cancel`` is set.
+
+        The work runs on a helper thread and this generator hands its results over, so Stop
+        answers within a tenth of a second even while Whisper is inside a 30-second step; the
+        helper then finishes that step and ends (it checks after every segment and block)."""
+        model = self._whisper()  # a missing or broken model is reported here, not by the helper
+        results: queue.Queue[object] = queue.Queue(maxsize=256)
+        halt = threading.Event()
+
+        def hand_over(item: object) -> bool:
+            while not halt.is_set():
+                try:
+                    results.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work() -> None:
+            try:
+                for event in self._segments(model, Path(path), halt):
+                    if not hand_over(event):
+                        return
+            except BaseException as exc:  # handed to the reader, raised there
+                hand_over(exc)
+            else:
+                hand_over(_DONE)
+
+        helper = threading.Thread(target=work, name="tera-transcribe", daemon=True)
+        helper.start()
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("Stopped while transcribing a recording; it was not stored.")
+                try:
+                    item = results.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+        finally:
+            halt.set()
+
+    def _segments(
+        self, model: Any, path: Path, halt: threading.Event
+    ) -> Iterator[Segment | TranscribeProgress]:
         info: dict[str, float] = {}
-        blocks = iter_pcm(Path(path), cancel, info=info)
+        blocks = iter_pcm(path, halt, info=info)
         language = self.language or None
         previous = ""
         done = 0.0
@@ -346,8 +395,8 @@ class WhisperTranscriber:
             language = language or result.language
             length = audio.size / SAMPLE_RATE
             for segment in segments:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("Stopped while transcribing a recording; it was not stored.")
+                if halt.is_set():
+                    return
                 text = " ".join(segment.text.split())
                 # Whisper's last timestamp may run past the audio it was given
                 end = offset + min(float(segment.end), length)
@@ -359,5 +408,5 @@ class WhisperTranscriber:
                 yield TranscribeProgress(done, total)
             done = offset + audio.size / SAMPLE_RATE
             yield TranscribeProgress(done, total)
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("Stopped while transcribing a recording; it was not stored.")
+            if halt.is_set():
+                return
