@@ -183,12 +183,17 @@ class ChatSession:
 
     # ---- retrieval -------------------------------------------------------------------------------
     def find(
-        self, question: str, *, top_k: int | None = None, today: date | None = None
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        today: date | None = None,
+        history: list[Turn] | None = None,
     ) -> Retrieval:
         """The memories for ``question`` in the context of this conversation."""
         engine = self.engine
         s = engine.settings
-        query = standalone_query(question, self.history())
+        query = standalone_query(question, self.history() if history is None else history)
         return retrieve(
             query,
             engine.embedder,
@@ -217,12 +222,15 @@ class ChatSession:
         if not self._asking.acquire(blocking=False):
             raise GenerationError("Tera is still answering the previous question.")
         cancel = cancel or threading.Event()
+        user = ChatMessage(role=ROLE_USER, text=question, created_at=now_iso())
         with self._lock:  # the turn belongs to this conversation even if another is opened
             conv, prompt = self._conversation, self._prompt
+            history = self.history()
+            conv.add(user)  # at once: a conversation with a question is never replaced
         state: dict[str, Any] = {
             "parts": [], "done": None, "sources": [], "error": "", "conv": conv, "prompt": prompt,
+            "history": history,
         }  # fmt: skip
-        user = ChatMessage(role=ROLE_USER, text=question, created_at=now_iso())
         try:
             yield from self._answer(
                 question, user, cancel, sampling, top_k, search_only, today, state
@@ -254,10 +262,8 @@ class ChatSession:
         state: dict[str, Any],
     ) -> Iterator[AskEvent]:
         engine = self.engine
-        found = self.find(question, top_k=top_k, today=today)
+        found = self.find(question, top_k=top_k, today=today, history=state["history"])
         user.query = found.query
-        with self._lock:
-            state["conv"].add(user)
         hits = found.hits
         if not hits:
             state["done"] = done = AnswerDone(

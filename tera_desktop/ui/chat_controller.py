@@ -89,6 +89,9 @@ class ChatController(QObject):
     # ---- conversations ---------------------------------------------------------------------------
     def show(self, conversation: Conversation) -> None:
         """Show a conversation's messages (the session already holds it)."""
+        if self.busy:  # never pull the chat away from an answer being written
+            self.refresh_list()
+            return
         view = self.chat.chat_view
         view.clear()
         for message in conversation.messages:
