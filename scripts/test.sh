@@ -20,6 +20,8 @@ say "mypy"
 .venv/bin/mypy
 say "pytest"
 .venv/bin/python -m pytest "$@"
+say "chaos, short form (bench/chaos.py --quick: kill -9 mid-upload, bad files, full disk, ...)"
+.venv/bin/python -m bench.chaos --quick
 # The double-click build: PyInstaller one-folder bundle, then its own --selftest (offscreen).
 say "PyInstaller bundle and its --selftest (packaging/build.sh --no-deb)"
 bash packaging/build.sh --no-deb
