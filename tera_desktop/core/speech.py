@@ -18,6 +18,7 @@ faster-whisper, CTranslate2 and PyAV are imported on first use only.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -48,6 +49,21 @@ SEARCH_S = 12.0  # the window is cut at the quietest 50 ms in its last SEARCH_S 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 VOCABULARY_FILES = ("vocabulary.txt", "vocabulary.json")
 _DONE = object()  # the end of a transcription, on the queue from its helper thread
+_HELPERS: dict[threading.Thread, threading.Event] = {}  # running helpers and their halt flags
+_HELPERS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _finish_helpers() -> None:
+    """Let a helper that is still inside a Whisper step (after a Stop) finish it before the
+    interpreter goes away: native code running on during shutdown aborts the process."""
+    with _HELPERS_LOCK:
+        running = list(_HELPERS.items())
+    for helper, halt in running:
+        halt.set()
+        helper.join(timeout=120)
+
+
 HOW_TO_GET = (
     "Download one with `tera models download whisper-base` (145 MB) or in Settings, or set "
     "TERA_SPEECH_MODEL to a folder holding a faster-whisper (CTranslate2) model."
@@ -355,8 +371,13 @@ class WhisperTranscriber:
                 hand_over(exc)
             else:
                 hand_over(_DONE)
+            finally:
+                with _HELPERS_LOCK:
+                    _HELPERS.pop(threading.current_thread(), None)
 
         helper = threading.Thread(target=work, name="tera-transcribe", daemon=True)
+        with _HELPERS_LOCK:
+            _HELPERS[helper] = halt
         helper.start()
         try:
             while True:

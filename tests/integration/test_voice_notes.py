@@ -310,6 +310,52 @@ def test_a_killed_process_leaves_no_half_recording(
         assert [r.status for r in results] == ["added"]  # the next run does it whole
 
 
+STOPPED = textwrap.dedent(
+    """
+    import sys, threading
+    from pathlib import Path
+    from tera_desktop.core.engine import Engine
+    from tera_desktop.core.errors import Cancelled
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.settings import Settings
+    home, embedding, gguf, whisper, audio = sys.argv[1:]
+    settings = Settings(embedding_model=embedding, llm_model=gguf, speech_model=whisper)
+    engine = Engine(get_paths(home).ensure(), settings)
+    cancel = threading.Event()
+    try:
+        for event in engine.upload([Path(audio)], cancel=cancel):
+            if getattr(event, "file_unit", ""):
+                cancel.set()
+    except Cancelled:
+        print("stopped", flush=True)
+    engine.close()
+    """
+)
+
+
+def test_a_process_that_stops_mid_recording_exits_cleanly(
+    voice: dict[str, object],
+    real_models: dict[str, Path],
+    whisper_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """`tera upload`, Ctrl-C: the process ends while Whisper may still be inside a step on the
+    helper thread; it must wait for it (native code running on at shutdown aborts)."""
+    standup = Path(str(voice["folder"])) / "standup.wav"
+    args = [str(real_models["embedding"]), str(real_models["gguf"]), str(whisper_dir)]
+    proc = subprocess.run(
+        [sys.executable, "-c", STOPPED, str(tmp_path / "home"), *args, str(standup)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "stopped"
+    assert "terminate" not in proc.stderr
+
+
 def test_speech_model_downloads_with_progress_resume_and_checksum(
     hub: object,
     paths: Paths,
