@@ -6,6 +6,7 @@ pages and its scanned pages."""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +16,15 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tera_desktop.core.engine import Engine
-from tera_desktop.core.errors import IngestError, UnsupportedFileError
+from tera_desktop.core.errors import Cancelled, IngestError, UnsupportedFileError
 from tera_desktop.core.ingest import FileResult, supported_suffixes
 from tera_desktop.core.ingest.formats import ocr
-from tera_desktop.core.ingest.formats.ocr import extract_image, fix_confusions, ocr_image
+from tera_desktop.core.ingest.formats.ocr import (
+    cancel_scope,
+    extract_image,
+    fix_confusions,
+    ocr_image,
+)
 from tera_desktop.core.ingest.formats.pdf import extract_pdf
 from tera_desktop.core.paths import get_paths
 from tera_desktop.core.settings import Settings
@@ -118,6 +124,15 @@ def test_without_the_ocr_component_images_are_skipped_and_scans_say_how(
     assert "tera-desktop[ocr]" in str(err2.value)
     mixed = extract_pdf(tmp_path / "mixed.pdf", pdf_of([GARDEN, render(PASSPORT)]))
     assert [s.meta["page"] for s in mixed.sections] == [1]  # the text page is still read
+
+
+def test_stop_inside_a_scan(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    with cancel_scope(stop), pytest.raises(Cancelled):
+        extract_pdf(tmp_path / "scan.pdf", pdf_of([render(BOILER), render(PASSPORT)]))
+    with cancel_scope(stop), pytest.raises(Cancelled):
+        extract_image(tmp_path / "a.png", png_bytes(render(INVOICE)))
 
 
 def test_an_image_without_text_is_skipped(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from tera_desktop.core.ingest.extractors import (
     stream_extractor_for,
 )
 from tera_desktop.core.ingest.formats.encoding import counting_replacements
+from tera_desktop.core.ingest.formats.ocr import cancel_scope as ocr_cancel_scope
 from tera_desktop.core.ingest.ignored import IGNORED_REASON
 from tera_desktop.core.store import KIND_DOCUMENT, KIND_FACT, Chunk, MemoryStore
 from tera_desktop.core.supersede import Replaced, find_superseded
@@ -431,7 +432,7 @@ def _prepare(
     existing = store.document(source)
     if existing is not None and existing.content_hash == doc_hash:
         return FileResult(source, UNCHANGED, existing.chunks, doc_id=existing.doc_id)
-    with counting_replacements() as replaced:
+    with counting_replacements() as replaced, ocr_cancel_scope(cancel):  # Stop inside a scan
         extracted = extractor_for(path)(path, data)
     note = ""
     if replaced[0]:

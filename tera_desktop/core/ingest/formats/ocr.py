@@ -35,11 +35,14 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tera_desktop.core.errors import IngestError, UnsupportedFileError
+from tera_desktop.core.errors import Cancelled, IngestError, UnsupportedFileError
 from tera_desktop.core.ingest.extractors import Extracted, Section, register
 
 if TYPE_CHECKING:
@@ -67,6 +70,27 @@ _ENGINE_LOCK = threading.Lock()
 NO_TEXT = "No text was found in this image."
 _NO_TEXT: OrderedDict[bytes, None] = OrderedDict()  # images found to hold no text, by sha256
 _NO_TEXT_LOCK = threading.Lock()
+
+
+_CANCEL: ContextVar[threading.Event | None] = ContextVar("tera_ocr_cancel", default=None)
+
+
+@contextmanager
+def cancel_scope(cancel: threading.Event | None) -> Iterator[None]:
+    """Within this block, reading images (pages of a scan, frames of a TIFF) stops with
+    Cancelled between two pages once ``cancel`` is set: the pipeline wraps extraction in it, so
+    Stop does not wait for the rest of a long scanned document."""
+    token = _CANCEL.set(cancel)
+    try:
+        yield
+    finally:
+        _CANCEL.reset(token)
+
+
+def _check_cancel() -> None:
+    cancel = _CANCEL.get()
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("Stopped while reading a scan; it was not stored.")
 
 
 @dataclass(frozen=True)
@@ -345,6 +369,7 @@ def extract_image(path: Path, data: bytes) -> Extracted:
     frames = min(int(getattr(image, "n_frames", 1) or 1), MAX_FRAMES)
     sections: list[Section] = []
     for index in range(frames):
+        _check_cancel()
         if frames > 1:
             image.seek(index)
         page = ocr_image(image.copy())
@@ -372,6 +397,7 @@ def ocr_pdf_pages(reader: Any, indices: list[int]) -> list[Section]:
     left out). Pages whose images hold no text, or cannot be decoded, give no section."""
     sections: list[Section] = []
     for index in indices:
+        _check_cancel()
         texts = []
         try:
             images = list(reader.pages[index].images)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tera_desktop.core.errors import IngestError
+from tera_desktop.core.errors import Cancelled, IngestError
 from tera_desktop.core.ingest.extractors import Extracted, Section, damaged_error, register
 
 # pypdf logs a warning for every repair it makes to a damaged file; with no handler configured
@@ -49,7 +49,7 @@ def extract_pdf(path: Path, data: bytes) -> Extracted:
         raise _damaged("it does not start like a PDF file")
     try:
         return _extract(path, data)
-    except IngestError:
+    except (IngestError, Cancelled):  # Cancelled: Stop while its scanned pages were read
         raise
     except RecursionError:
         raise _damaged("its structure nests too deeply") from None
