@@ -215,7 +215,7 @@ def test_changed_file_replaces_its_chunks(engine: Engine, tmp_path: Path) -> Non
     second = results(list(engine.upload([doc])))["doc.txt"]
     assert second.status == UPDATED and second.chunks == 1
     assert engine.count("document") == 1
-    texts = [h.text for h in engine.search("sentence talks about", 10)]
+    texts = [h.text for h in engine.search("the gate code changed", 10)]
     assert texts == ["The gate code changed to 9876."]
     (info,) = engine.documents()
     assert info.chunks == 1 and info.source == str(doc.resolve())
