@@ -218,8 +218,14 @@ def _upload(args: argparse.Namespace, engine: Any) -> int:
     cancel = threading.Event()
     try:
         for event in engine.upload(args.paths, cancel=cancel, sync=args.sync):
+            within = getattr(event, "within_file", "")
+            if within and not args.json and sys.stderr.isatty():
+                sys.stderr.write(f"\r{within}   ")
+                sys.stderr.flush()
             if not isinstance(event, FileResult):
                 continue
+            if not args.json and sys.stderr.isatty():
+                sys.stderr.write("\r\033[K")
             counts[event.status] = counts.get(event.status, 0) + 1
             if args.json:
                 _emit(

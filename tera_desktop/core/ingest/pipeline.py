@@ -8,11 +8,15 @@ the slow part), then each file is written to the store as one crash-safe replace
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
+import gc
 import hashlib
 import logging
 import os
 import stat
+import sys
 import threading
 import uuid
 from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
@@ -89,6 +93,18 @@ class IngestProgress:
     file_done: float = 0.0
     file_total: float = 0.0
     file_unit: str = ""
+
+    @property
+    def within_file(self) -> str:
+        """How far a long file is, in words: "transcribed 3:10 of 12:00 of standup.m4a"."""
+        if self.file_unit != "s" or not self.current:
+            return ""
+        name = os.path.basename(self.current)
+        done = f"{int(self.file_done) // 60}:{int(self.file_done) % 60:02d}"
+        if self.file_total:
+            total = f"{int(self.file_total) // 60}:{int(self.file_total) % 60:02d}"
+            return f"Transcribing {name}: {done} of {total}"
+        return f"Transcribing {name}: {done}"
 
 
 @dataclass(frozen=True)
@@ -246,6 +262,50 @@ def _friendly_os_error(exc: OSError) -> str:
 
 
 def ingest(
+    roots: Sequence[str | os.PathLike[str]],
+    embedder: Embedder,
+    store: MemoryStore,
+    *,
+    max_tokens: int = 256,
+    overlap: int = 32,
+    max_file_bytes: int = 50 * MB,
+    batch_chunks: int = 64,
+    cancel: threading.Event | None = None,
+    exclude: Sequence[Path] = (),
+    sync: bool = False,
+    ignored: Collection[str] = (),
+    speech: Any = None,
+) -> Iterator[FileResult | IngestProgress]:
+    """Ingest files and folders (``_ingest``), then give the memory it used back to the system:
+    a long-running app would otherwise stay at its peak after a big import."""
+    try:
+        yield from _ingest(
+            roots,
+            embedder,
+            store,
+            max_tokens=max_tokens,
+            overlap=overlap,
+            max_file_bytes=max_file_bytes,
+            batch_chunks=batch_chunks,
+            cancel=cancel,
+            exclude=exclude,
+            sync=sync,
+            ignored=ignored,
+            speech=speech,
+        )
+    finally:
+        release_memory()
+
+
+def release_memory() -> None:
+    """Collect garbage and return freed heap pages to the system (glibc keeps them otherwise)."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _ingest(
     roots: Sequence[str | os.PathLike[str]],
     embedder: Embedder,
     store: MemoryStore,
