@@ -144,15 +144,129 @@ def stalls(n_files: int, embedding: Path, gguf: Path) -> dict[str, object]:
     }
 
 
+def _rss_now_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def mixed_files(folder: Path, n_files: int) -> None:
+    """``n_files`` small documents: Markdown, text, HTML, Word and PDF, in 20 folders."""
+    import docx
+    from fpdf import FPDF
+
+    for i in range(n_files):
+        sub = folder / f"box{i % 20}"
+        sub.mkdir(parents=True, exist_ok=True)
+        topic = TOPICS[i % len(TOPICS)]
+        body = " ".join(f"Line {k} about {topic}, detail {i}-{k}." for k in range(40))
+        kind = i % 5
+        if kind == 0:
+            (sub / f"note{i:04}.md").write_text(f"# Note {i}\n\n{body}")
+        elif kind == 1:
+            (sub / f"note{i:04}.txt").write_text(body)
+        elif kind == 2:
+            (sub / f"page{i:04}.html").write_text(f"<html><body><h1>{i}</h1><p>{body}</p></body>")
+        elif kind == 3:
+            document = docx.Document()
+            document.add_heading(f"Report {i}", 1)
+            document.add_paragraph(body)
+            document.save(str(sub / f"report{i:04}.docx"))
+        else:
+            pdf = FPDF()
+            pdf.add_page()
+            pdf.set_font("helvetica", size=10)
+            pdf.multi_cell(0, 5, body)
+            pdf.output(str(sub / f"paper{i:04}.pdf"))
+
+
+def memory(n_files: int, embedding: Path, gguf: Path, idle_s: float = 5.0) -> dict[str, object]:
+    """RSS of the app (this process, the real window) while it ingests ``n_files`` mixed
+    documents: the peak (sampled every 100 ms on the GUI thread) and after ``idle_s`` idle."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.settings import Settings
+    from tera_desktop.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "docs"
+        mixed_files(folder, n_files)
+        settings = Settings(
+            embedding_model=str(embedding), llm_model=str(gguf), llm_threads=1, llm_threads_batch=1
+        )
+        window = MainWindow(get_paths(Path(tmp) / "home").ensure(), settings)
+        window.show()
+        loop = QEventLoop()
+        window.memories_changed.connect(loop.quit)
+        window.start()
+        loop.exec()
+        before = _rss_now_mb()
+        samples: list[float] = []
+        timer = QTimer()
+        timer.setInterval(100)
+        timer.timeout.connect(lambda: samples.append(_rss_now_mb()))
+        timer.start()
+        done = {"ingest": False}
+        window.ingest_finished.connect(lambda: done.__setitem__("ingest", True))
+        t0 = time.perf_counter()
+        window.add_paths([str(folder)])
+        while not done["ingest"]:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        work_s = time.perf_counter() - t0
+        t_idle = time.perf_counter() + idle_s
+        while time.perf_counter() < t_idle:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        timer.stop()
+        idle = _rss_now_mb()
+        stored = window.engine.count()
+        window.close()
+        app.processEvents()
+    return {
+        "rss_files": n_files,
+        "rss_chunks_stored": stored,
+        "rss_ingest_s": round(work_s, 1),
+        "rss_before_ingest_mb": round(before, 1),
+        "rss_peak_mb": round(max(samples or [before]), 1),
+        "rss_idle_after_mb": round(idle, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--files", type=int, default=500)
+    ap.add_argument(
+        "--rss-files",
+        type=int,
+        default=0,
+        help="only measure the app's memory (peak, idle after) ingesting this many mixed files",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "gui.json")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "scripts"))
     from fetch_test_models import ensure_test_models
 
     found = ensure_test_models(log=lambda *_: None)
+    if args.rss_files:
+        rss = memory(args.rss_files, Path(found["embedding"]), Path(found["gguf"]))
+        table = Table("mixed files", "chunks", "ingest s", "RSS before MB", "peak MB", "idle MB")
+        table.add(
+            rss["rss_files"],
+            rss["rss_chunks_stored"],
+            rss["rss_ingest_s"],
+            rss["rss_before_ingest_mb"],
+            rss["rss_peak_mb"],
+            rss["rss_idle_after_mb"],
+        )
+        print(table)
+        out = args.out.with_name("gui-rss.json")
+        write_json(out, {"benchmark": "gui-rss", "machine": machine_info(), "result": rss})
+        print(f"\nJSON: {out}")
+        return 0
     launch = launch_times()
     result = stalls(args.files, Path(found["embedding"]), Path(found["gguf"]))
     table = Table(
