@@ -26,6 +26,7 @@ from tera_desktop.core.session import ChatSession, answer_json
 def session(engine: Engine) -> ChatSession:
     # the tiny tokenizer spends a token on every few letters: room for a few turns
     engine.settings = replace(engine.settings, llm_context=2048)
+    engine.generator.follows_conversations = True  # the tiny model stands in for a chat model
     for fact in (
         "My accountant is Maria Keller.",
         "Maria Keller's office number is 030 5551234.",
@@ -70,6 +71,19 @@ def test_a_follow_up_is_searched_with_its_context(session: ChatSession) -> None:
     assert conv.messages[2].query == found.query and conv.messages[0].query == (
         "who is my accountant?"
     )
+
+
+def test_a_small_model_gets_the_question_alone(session: ChatSession) -> None:
+    gen = session.engine.generator
+    assert 0 < gen.n_params < 1_000_000_000  # the tiny model is small
+    gen.follows_conversations = False
+    list(session.ask("who is my accountant?"))
+    seen = []
+    real = gen.stream
+    gen.stream = lambda messages, *a, **k: (seen.append(messages), real(messages, *a, **k))[1]  # type: ignore[method-assign]
+    list(session.ask("what is her office number?"))
+    assert [m["role"] for m in seen[0]] == ["system", "user"]
+    assert "Maria Keller" in seen[0][1]["content"]  # its sources still come from the context
 
 
 def test_the_conversation_is_the_cached_prefix(session: ChatSession) -> None:

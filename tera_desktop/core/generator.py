@@ -29,6 +29,7 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 _STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
+SMALL_MODEL_PARAMS = 1_000_000_000
 PREFILL_BATCH = 32  # tokens per step while reading a prompt: Stop and progress every ~1-2 s
 
 
@@ -147,6 +148,14 @@ class LlamaGenerator:
         self._formatter = Jinja2ChatFormatter(
             template=self.chat_template, eos_token=self._eos_text, bos_token=self._bos_text
         )
+        try:
+            self.n_params = int(self._llm._model.n_params())
+        except Exception:  # an older llama-cpp-python: assume a full-size chat model
+            self.n_params = 0
+        # Models under 1B parameters answer follow-ups better from the question and its sources
+        # alone: measured with SmolLM2-135M, the earlier turns in the prompt halve its accuracy
+        # (bench/bench_conversation.py). Bigger chat models see the recent turns.
+        self.follows_conversations = not 0 < self.n_params < SMALL_MODEL_PARAMS
         self._lock = threading.Lock()  # one generation at a time on one model
         self.evaluated_tokens = 0  # total prompt tokens llama.cpp actually evaluated (tests, bench)
 

@@ -294,12 +294,13 @@ class ChatSession:
         if generator is None:  # pragma: no cover - engine raises ModelMissingError itself
             raise ModelMissingError("No language model is loaded, so Tera cannot answer.")
         sampling = sampling or engine.sampling()
+        history = state["prompt"] if getattr(generator, "follows_conversations", True) else None
         with self._lock:
             plan = plan_prompt(
                 question,
                 hits,
                 generator,
-                state["prompt"],
+                history if history is not None else PromptState(),
                 max_answer_tokens=sampling.max_tokens,
                 today=today,
                 focus=evidence_query,
@@ -449,8 +450,12 @@ class ChatSession:
         if not found.hits or (cancel is not None and cancel.is_set()):
             return
         query = f"{partial} {found.query}"
-        with self._lock:
-            state = copy.deepcopy(self._prompt)  # a draft: nothing is committed while typing
+        with self._lock:  # a draft: nothing is committed while typing
+            state = (
+                copy.deepcopy(self._prompt)
+                if getattr(generator, "follows_conversations", True)
+                else PromptState()
+            )
         plan = plan_prompt(
             partial,
             found.hits,

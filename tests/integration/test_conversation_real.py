@@ -61,17 +61,19 @@ def test_follow_ups_find_what_they_mean(engine: Engine) -> None:
     assert context - alone >= 0.3 * n  # asked alone, the rival or nothing comes first
 
 
-def test_a_real_models_follow_up_reads_only_its_new_turn(engine: Engine) -> None:
+def test_a_real_models_follow_up_is_read_in_steps_and_checked(engine: Engine) -> None:
     session = ChatSession(engine, persist=False)
-    first = [e for e in session.ask("Who is my accountant?", sampling=GREEDY)]
+    first = list(session.ask("Who is my accountant?", sampling=GREEDY))
     second = list(session.ask("What is her office number?", sampling=GREEDY))
     one, two = first[-1], second[-1]
     assert isinstance(one, AnswerDone) and isinstance(two, AnswerDone)
     found = second[0]
     assert isinstance(found, SourcesFound) and "030 5551234" in found.sources[0].text
     assert any(isinstance(e, Reading) for e in second)
-    cached = one.stats.prompt_tokens + one.stats.completion_tokens
-    assert two.stats.prompt_tokens_evaluated <= two.stats.prompt_tokens - cached + 12
+    # SmolLM2-135M is a small model: it gets the question and its sources without the earlier
+    # turns (they halve its accuracy), and the system prompt still comes from the KV cache
+    assert not engine.generator.follows_conversations
+    assert 0 < two.stats.prompt_tokens_evaluated < two.stats.prompt_tokens - 40
     # whatever the model wrote, the answer was checked
     valid = {s.number for s in two.sources}
     assert all(n in valid for n in two.checks.cited)
