@@ -7,6 +7,7 @@ to background workers), always on the GUI thread's side of a signal.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 from string import Template
@@ -48,6 +49,35 @@ _MAX_INPUT_LINES = 6
 _ROLE_NAMES = {ROLE_USER: "You", ROLE_ASSISTANT: "Tera", ROLE_NOTICE: ""}
 
 
+EVIDENCE_HIGHLIGHT = "rgba(255, 214, 0, 0.28)"
+EVIDENCE_CHARS = 400
+
+
+def highlighted_html(text: str, evidence: Sequence[str]) -> str:
+    """``text`` as escaped HTML with the ``evidence`` sentences highlighted (memory text is never
+    interpreted: every character is escaped)."""
+    body = " ".join(text.split()) if evidence else text
+    spans: list[tuple[int, int]] = []
+    for sentence in evidence:
+        key = " ".join(sentence.replace(" …", "").split())
+        at = body.find(key)
+        if key and at >= 0:
+            spans.append((at, at + len(key)))
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out.append(html.escape(body[pos:start]))
+        out.append(
+            f"<span style='background-color:{EVIDENCE_HIGHLIGHT}'>"
+            f"{html.escape(body[start:end])}</span>"
+        )
+        pos = end
+    out.append(html.escape(body[pos:]))
+    return "<div style='white-space:pre-wrap'>" + "".join(out) + "</div>"
+
+
 def source_chip_text(source: Source) -> str:
     """A chip's text: "[1] fact · 0.83" or "[2] report.pdf p. 12 · 0.71"."""
     return f"[{source.number}] {source_name(source)} · {source.score:.2f}"
@@ -73,6 +103,9 @@ QTextBrowser#messageText { background: transparent; border: none; }
 QLabel#roleLabel { color: $muted; font-weight: 600; }
 QLabel#stoppedMarker { color: $muted; font-style: italic; }
 QLabel#noMemoryNote { color: $muted; font-style: italic; }
+QLabel#evidence { color: $text; }
+QLabel#readingProgress { color: $muted; font-style: italic; }
+QLabel#checkNote { color: $muted; font-style: italic; }
 QLabel#messageError { color: $error; }
 QLabel#emptyHint { color: $muted; }
 QToolButton#copyButton {
@@ -287,7 +320,7 @@ class _SourceChip(QToolButton):
         self.source = source
         self.setObjectName("sourceChip")
         self.setText(source_chip_text(source))
-        self.setToolTip(tooltip(source.text))
+        self.setToolTip(tooltip(" ".join(source.evidence) or source.text))
         self.setCheckable(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -335,7 +368,8 @@ class _SourcePanel(QFrame):
         self._open.clicked.connect(self._on_open_clicked)
         self._body = QLabel(self)
         self._body.setObjectName("sourceText")
-        self._body.setTextFormat(Qt.TextFormat.PlainText)  # memories are text, never markup
+        # memories are text, never markup: shown through highlighted_html (escaped)
+        self._body.setTextFormat(Qt.TextFormat.RichText)
         self._body.setWordWrap(True)
         self._body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._body.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -368,8 +402,9 @@ class _SourcePanel(QFrame):
         if source.created_at:
             details.append(f"added {source.created_at[:10]}")
         self._title.setText(one_line(" · ".join(details)))  # a file name can be 1 MB long
+        self._body.setTextFormat(Qt.TextFormat.RichText)
         # capped: a 1 MB memory would lay out taller than Qt can paint
-        self._body.setText(clip(source.text, PANEL_LIMIT))
+        self._body.setText(highlighted_html(clip(source.text, PANEL_LIMIT), source.evidence))
         self._open.setVisible(source.kind == "document" and bool(source.source))
         self.show()
 
@@ -440,6 +475,19 @@ class MessageView(QFrame):
         self._error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._no_memory = QLabel(NO_MEMORY_NOTE, self)
         self._no_memory.setObjectName("noMemoryNote")
+        self._evidence = QLabel(self)  # the best sentence of each source, before the answer
+        self._evidence.setObjectName("evidence")
+        self._evidence.setTextFormat(Qt.TextFormat.RichText)  # built from escaped text only
+        self._evidence.setWordWrap(True)
+        self._evidence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._evidence.setAccessibleName("Evidence from your memory")
+        self._progress = QLabel(self)
+        self._progress.setObjectName("readingProgress")
+        self._progress.setTextFormat(Qt.TextFormat.PlainText)
+        self._checks = QLabel(self)
+        self._checks.setObjectName("checkNote")
+        self._checks.setTextFormat(Qt.TextFormat.PlainText)
+        self._checks.setWordWrap(True)
 
         self._chips_box = QWidget(self)
         self._chips_box.setObjectName("sourceChips")
@@ -454,13 +502,19 @@ class MessageView(QFrame):
             layout.setContentsMargins(12, 8, 12, 10)
         layout.setSpacing(4)
         layout.addLayout(header)
+        layout.addWidget(self._evidence)
+        layout.addWidget(self._progress)
         layout.addWidget(self._browser)
+        layout.addWidget(self._checks)
         layout.addWidget(self._stopped_marker)
         layout.addWidget(self._error)
         layout.addWidget(self._no_memory)
         layout.addWidget(self._chips_box)
         layout.addWidget(self._panel)
         for hidden in (
+            self._evidence,
+            self._progress,
+            self._checks,
             self._stopped_marker,
             self._error,
             self._no_memory,
@@ -530,6 +584,52 @@ class MessageView(QFrame):
         self._error.setText(message)
         self._error.show()
         self.finish()
+
+    # -- evidence, progress, checks ----------------------------------------------------------------
+
+    @property
+    def evidence_label(self) -> QLabel:
+        return self._evidence
+
+    @property
+    def progress_label(self) -> QLabel:
+        return self._progress
+
+    @property
+    def checks_label(self) -> QLabel:
+        return self._checks
+
+    def set_evidence(self, sources: Sequence[Source]) -> None:
+        """Show, at once, the sentence(s) of each source that best match the question."""
+        rows = []
+        for source in sources:
+            sentence = " ".join(source.evidence) or source.text
+            label = html.escape(source_name(source))
+            rows.append(
+                f"<b>[{source.number}]</b> <span style='color:gray'>{label}</span> "
+                f"<span style='background-color:{EVIDENCE_HIGHLIGHT}'>"
+                f"{html.escape(clip(' '.join(sentence.split()), EVIDENCE_CHARS))}</span>"
+            )
+        self._evidence.setText("<br>".join(rows))
+        self._evidence.setVisible(bool(rows))
+
+    def set_progress(self, text: str) -> None:
+        """A short status above the answer ("Reading 4 sources… 40%"); "" hides it."""
+        self._progress.setText(text)
+        self._progress.setVisible(bool(text))
+
+    def set_checks(self, unsupported: Sequence[str], removed: Sequence[int] = ()) -> None:
+        """Say what the answer checks found: claims found in no source, dropped citations."""
+        notes = []
+        if unsupported:
+            notes.append("Not found in memory: " + ", ".join(one_line(u, 60) for u in unsupported))
+        if removed:
+            notes.append(
+                "Removed citations to sources that do not exist: "
+                + ", ".join(f"[{n}]" for n in removed)
+            )
+        self._checks.setText("\n".join(notes))
+        self._checks.setVisible(bool(notes))
 
     # -- sources -------------------------------------------------------------------------------
 

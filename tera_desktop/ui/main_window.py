@@ -7,13 +7,12 @@ reaches the user through ``notify()`` (status bar; a dialog only when fatal).
 
 from __future__ import annotations
 
-import copy
 import html
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,18 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QTabWidget,
     QWidget,
 )
 
 from tera_desktop import APP_NAME, __version__
-from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token, system_prompt
-from tera_desktop.core.conversations import ChatMessage, Conversation, ConversationStore
+from tera_desktop.core.assistant import system_prompt
+from tera_desktop.core.conversations import Conversation, ConversationStore
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
 from tera_desktop.core.ingest import FileResult, IngestProgress
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import (
     DEFAULT_EMBEDDING_MODEL,
     DEFAULT_LLM_MODEL,
@@ -50,7 +51,9 @@ from tera_desktop.core.settings import (
     save_settings,
 )
 from tera_desktop.core.watch import FolderWatcher
-from tera_desktop.ui.chat import ChatPanel, MessageView
+from tera_desktop.ui.chat import ChatPanel
+from tera_desktop.ui.chat_controller import ChatController
+from tera_desktop.ui.conversation_list import ConversationList
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.safe_text import (
     ask_yes_no,
@@ -69,12 +72,6 @@ LLM_LOADING = "loading"
 LLM_READY = "ready"
 LLM_MISSING = "missing"
 LLM_FAILED = "failed"
-
-
-def _now() -> str:
-    from tera_desktop.core.ingest.pipeline import now_iso
-
-    return now_iso()
 
 
 class _Callbacks(QObject):
@@ -131,16 +128,13 @@ class MainWindow(QMainWindow):
         self.engine = engine or Engine(paths, settings)
         self.workers = WorkerManager(self)
         self.conversations = ConversationStore(paths)
-        self.conversation: Conversation | None = None
+        self.session = ChatSession(self.engine, self.conversations)
         self.llm_state = LLM_NOT_LOADED
         self.llm_error = ""
         self.memory_count = 0
         self.setup_dialog: QWidget | None = None
         self._setup_model: Any = None
         self._setup_pending: list[tuple[str, str]] = []
-        self._ask_worker: Worker | None = None
-        self._answer_view: MessageView | None = None
-        self._answer_sources: list[Any] = []
         self._ingest_worker: Worker | None = None
         self._ingest_queue: list[tuple[list[str], bool]] = []
         self._watch_bridge = _WatchBridge(self)
@@ -158,9 +152,20 @@ class MainWindow(QMainWindow):
             app.installEventFilter(self)  # drops anywhere on the window (see eventFilter)
 
         self.memory = MemoryPanel()
+        self.chats = ConversationList()
         self.chat = ChatPanel()
+        self.sidebar = QTabWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.addTab(self.memory, "Memory")
+        self.sidebar.addTab(self.chats, "Chats")
+        self.sidebar.setDocumentMode(True)
+        self.chat_controller = ChatController(
+            self.session, self.chat, self.chats, self.run_worker, self
+        )
+        self.chat_controller.notified.connect(self._on_chat_notified)
+        self.chat_controller.answer_finished.connect(self.answer_finished)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.memory)
+        splitter.addWidget(self.sidebar)
         splitter.addWidget(self.chat)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
@@ -182,8 +187,6 @@ class MainWindow(QMainWindow):
         self.memory.add_files_requested.connect(self._on_add_files_requested)
         self.memory.add_folder_requested.connect(self._on_add_folder_requested)
         self.memory.stop_ingest_requested.connect(self._on_stop_ingest_requested)
-        self.chat.question_asked.connect(self._on_question_asked)
-        self.chat.stop_requested.connect(self._on_stop_requested)
         self.chat.open_source_requested.connect(self._on_open_source_requested)
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -251,7 +254,7 @@ class MainWindow(QMainWindow):
             count = self.engine.count()
             self.engine.embedder  # noqa: B018 - load the embedding model now, not on first use
             return {
-                "conversation": self.conversations.last(),
+                "conversation": self.session.restore_last(),
                 "facts": self.engine.facts(),
                 "documents": self.engine.documents(),
                 "count": count,
@@ -264,7 +267,9 @@ class MainWindow(QMainWindow):
         self._show_memories(result)
         conversation = result["conversation"]
         if conversation is not None:
-            self._show_conversation(conversation)
+            self.chat_controller.show(conversation)
+        else:
+            self.chat_controller.refresh_list()
         self.notify("Ready.", timeout_ms=3000)
         self._start_watching(catch_up=True)
 
@@ -373,6 +378,7 @@ class MainWindow(QMainWindow):
             }.get(state, f"Model server {server}: not connected")
         self.model_label.setText(text)
         self.model_label.setToolTip(tooltip(detail))
+        self.chat_controller.search_only = state in (LLM_MISSING, LLM_FAILED)
         if state in (LLM_MISSING, LLM_FAILED):
             self.chat.set_ask_enabled(
                 True,
@@ -467,6 +473,7 @@ class MainWindow(QMainWindow):
             worker.cancel()
         old_engine = self.engine
         self.engine = Engine(self.paths, settings)
+        self.session.engine = self.engine
         self.memory.setEnabled(False)
         self._set_llm_state(LLM_LOADING)
 
@@ -586,6 +593,12 @@ class MainWindow(QMainWindow):
         redacted = getattr(result, "redacted", 0)
         note = f"; {redacted} saved chat(s) that quoted it were redacted" if redacted else ""
         self.notify(f"Forgotten ({result.removed} chunks){note}.")
+        if (
+            redacted
+            and not self.session.busy
+            and self.conversations.exists(self.session.conversation_id)
+        ):  # show (and keep) the redacted copy, not the one in memory
+            self.chat_controller.show(self.session.open(self.session.conversation_id))
         self.refresh_memories()
 
     # ---- adding files ----------------------------------------------------------------------------
@@ -623,6 +636,8 @@ class MainWindow(QMainWindow):
             self.memory.add_file_result(event)
         elif isinstance(event, IngestProgress):
             self.memory.set_progress(event.files_done, event.files_total)
+            if event.within_file:  # a long recording: minutes transcribed of minutes total
+                self.statusBar().showMessage(event.within_file, 5000)
             now = time.monotonic()
             if now - self._last_list_refresh > 2.0:  # the list follows along, cheaply
                 self._last_list_refresh = now
@@ -677,158 +692,22 @@ class MainWindow(QMainWindow):
             self.add_paths(paths)
 
     # ---- chat ------------------------------------------------------------------------------------
-    @Slot(str)
-    def _on_question_asked(self, question: str) -> None:
-        if self._ask_worker is not None:
-            return
-        if self.conversation is None:
-            self.conversation = self.conversations.new()
-        self.conversation.add(ChatMessage(role="user", text=question, created_at=_now()))
-        self.chat.chat_view.add_message("user", question)
-        self._answer_view = self.chat.chat_view.add_message("assistant")
-        self._answer_sources = []
-        self.chat.set_busy(True)
-        if self.llm_state in (LLM_MISSING, LLM_FAILED):
-            fn: Callable[[threading.Event], Any] = lambda _c: self._search_only(question)  # noqa: E731
-        else:
-            fn = lambda cancel: self.engine.ask(question, cancel=cancel)  # noqa: E731
-        self._ask_worker = self.run_worker(
-            "ask",
-            fn,
-            yielded=self._on_answer_event,
-            errored=self._on_answer_error,
-            aborted=self._on_answer_aborted,
-            finished=self._on_answer_finished,
-        )
+    @property
+    def conversation(self) -> Conversation:
+        """A copy of the open conversation (the session owns it)."""
+        return self.session.conversation
 
-    def _search_only(self, question: str) -> Any:
-        """Without a language model: the matching memories, plainly labelled."""
-        from tera_desktop.core.assistant import NO_MEMORY_ANSWER, retrieve, to_source
+    @property
+    def _ask_worker(self) -> Worker | None:
+        return self.chat_controller._ask_worker
 
-        threshold = self.settings.min_score
-        embedder = self.engine.embedder
-        hits = retrieve(
-            question,
-            embedder,
-            self.engine.store,
-            self.settings.top_k,
-            embedder.min_score if threshold is None else threshold,
-            mode=self.settings.retrieval,
-        )
-        sources = [to_source(i + 1, h) for i, h in enumerate(hits)]
-        yield SourcesFound(sources)
-        text = (
-            "No language model is loaded, so here are the memories that match your question."
-            if sources
-            else NO_MEMORY_ANSWER
-        )
-        yield Token(text)
-        yield AnswerDone(text, sources, no_memory=not sources)
-
-    def _on_answer_event(self, event: object) -> None:
-        view = self._answer_view
-        if view is None:
-            return
-        if isinstance(event, SourcesFound):
-            self._answer_sources = event.sources
-            view.set_sources(event.sources)
-        elif isinstance(event, Token):
-            view.append_text(event.text)
-        elif isinstance(event, AnswerDone):
-            view.set_text(event.text)
-            if event.no_memory:
-                view.set_sources([], no_memory=True)
-            view.finish(stopped=event.stopped)
-            self._record_answer(
-                event.text, event.sources, stopped=event.stopped, no_memory=event.no_memory
-            )
-
-    def _on_answer_error(self, exc: object) -> None:
-        message = str(exc) if isinstance(exc, TeraError) else f"Something went wrong: {exc!r}"
-        if self._answer_view is not None:
-            self._answer_view.show_error(message)
-        if isinstance(exc, ModelMissingError):
-            self._set_llm_state(LLM_MISSING, message)
-        self._record_answer("", [], error=message)
-        self.notify(message, error=True)
-
-    def _on_answer_aborted(self) -> None:
-        view = self._answer_view
-        if view is not None:
-            view.finish(stopped=True)
-            view.set_sources(self._answer_sources)
-            self._record_answer(view.text(), self._answer_sources, stopped=True)
-
-    def _on_answer_finished(self) -> None:
-        self._ask_worker = None
-        self._answer_view = None
-        self.chat.set_busy(False)
-        self.answer_finished.emit()
-
-    @Slot()
-    def _on_stop_requested(self) -> None:
-        if self._ask_worker is not None:
-            self._ask_worker.cancel()
-
-    def _record_answer(
-        self,
-        text: str,
-        sources: list[Any],
-        *,
-        stopped: bool = False,
-        no_memory: bool = False,
-        error: str = "",
-    ) -> None:
-        if self.conversation is None:
-            return
-        self.conversation.add(
-            ChatMessage(
-                role="assistant",
-                text=text,
-                created_at=_now(),
-                sources=[asdict(s) for s in sources],
-                stopped=stopped,
-                no_memory=no_memory,
-                error=error,
-            )
-        )
-        self._save_conversation()
-
-    def _save_conversation(self) -> None:
-        if self.conversation is None:
-            return
-        snapshot = copy.deepcopy(self.conversation)  # the window keeps changing the original
-        store = self.conversations
-
-        def saving(_cancel: threading.Event) -> None:
-            store.save(snapshot)
-
-        self.run_worker("save-chat", saving)
-
-    def _show_conversation(self, conversation: Conversation) -> None:
-        from tera_desktop.core.assistant import Source
-
-        self.conversation = conversation
-        view = self.chat.chat_view
-        view.clear()
-        for message in conversation.messages:
-            item = view.add_message(message.role, message.text)
-            if message.role == "assistant":
-                if message.error:
-                    item.show_error(message.error)
-                else:
-                    item.finish(stopped=message.stopped)
-                    sources = [Source(**s) for s in message.sources]
-                    item.set_sources(sources, no_memory=message.no_memory)
-            else:
-                item.finish()
+    @Slot(str, bool)
+    def _on_chat_notified(self, message: str, error: bool) -> None:
+        self.notify(message, error=error)
 
     @Slot()
     def _on_new_chat_requested(self) -> None:
-        if self._ask_worker is not None:
-            self._ask_worker.cancel()
-        self.conversation = None
-        self.chat.chat_view.clear()
+        self.chat_controller.new_chat()
 
     @Slot(str)
     def _on_open_source_requested(self, path: str) -> None:
