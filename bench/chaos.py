@@ -505,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scrub-chunks", type=int, default=None)
     args = parser.parse_args(argv)
     args.kills = args.kills or (2 if args.quick else 20)
-    args.files = args.files or (40 if args.quick else 120)
+    args.files = args.files or (150 if args.quick else 300)  # several batches: kills land mid-way
     args.scrub_chunks = args.scrub_chunks or (2_000 if args.quick else 100_000)
 
     from tera_desktop.testing.tiny_models import write_tiny_embedding_model
