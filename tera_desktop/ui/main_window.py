@@ -452,6 +452,8 @@ class MainWindow(QMainWindow):
         "llm_threads",
         "llm_threads_batch",
         "llm_context",
+        "speech_model",
+        "speech_language",
         "llm_url",  # a model server (issue 14)
         "llm_server_model",
         "llm_api_key",

@@ -79,6 +79,14 @@ def _test_connection_fn(
     return run
 
 
+SPEECH_LANGUAGES = (
+    ("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Spanish"), ("it", "Italian"),
+    ("pt", "Portuguese"), ("nl", "Dutch"), ("pl", "Polish"), ("ru", "Russian"), ("uk", "Ukrainian"),
+    ("tr", "Turkish"), ("ar", "Arabic"), ("hi", "Hindi"), ("zh", "Chinese"), ("ja", "Japanese"),
+    ("ko", "Korean"),
+)  # fmt: skip
+
+
 class SettingsDialog(QDialog):
     """Edit settings; ``settings()`` gives the result once accepted."""
 
@@ -116,6 +124,28 @@ class SettingsDialog(QDialog):
             "your facts and documents again."
         )
         embedding_note.setWordWrap(True)
+
+        self.speech_combo = QComboBox()
+        self.speech_combo.setEditable(True)  # a catalog name or a local model folder
+        self.speech_combo.setAccessibleName("Speech-to-text model")
+        for model in _catalog("speech"):
+            self.speech_combo.addItem(model.name)
+        self.speech_combo.setCurrentText(settings.speech_model)
+        self.speech_combo.setToolTip(
+            "Transcribes voice notes and recordings on this computer (faster-whisper): a catalog "
+            "model (tera models download NAME) or a folder with a CTranslate2 Whisper model."
+        )
+        self.speech_language_combo = QComboBox()
+        self.speech_language_combo.setEditable(True)
+        self.speech_language_combo.setAccessibleName("Language of recordings")
+        self.speech_language_combo.addItem("Detect automatically", "")
+        for code, name in SPEECH_LANGUAGES:
+            self.speech_language_combo.addItem(name, code)
+        index = self.speech_language_combo.findData(settings.speech_language)
+        if index >= 0:
+            self.speech_language_combo.setCurrentIndex(index)
+        else:
+            self.speech_language_combo.setCurrentText(settings.speech_language)
 
         self.llm_combo.currentIndexChanged.connect(self._on_llm_index_changed)
         self.embedding_combo.currentIndexChanged.connect(self._on_embedding_index_changed)
@@ -209,6 +239,8 @@ class SettingsDialog(QDialog):
         form.addRow("Language model:", self.llm_combo)
         form.addRow("Embedding model:", self.embedding_combo)
         form.addRow("", embedding_note)
+        form.addRow("Speech-to-text model:", self.speech_combo)
+        form.addRow("Language of recordings:", self.speech_language_combo)
 
         answers_box = QGroupBox("Answers")
         form = QFormLayout(answers_box)
@@ -289,7 +321,17 @@ class SettingsDialog(QDialog):
             llm_url=server,
             llm_api_key=self.server_key_edit.text().strip(),
             llm_server_model=self.server_model_combo.currentText().strip(),
+            speech_model=self.speech_combo.currentText().strip() or self._original.speech_model,
+            speech_language=self._speech_language(),
         ).validate()
+
+    def _speech_language(self) -> str:
+        combo = self.speech_language_combo
+        if combo.currentIndex() >= 0 and combo.currentText() == combo.itemText(
+            combo.currentIndex()
+        ):
+            return str(combo.currentData() or "")
+        return combo.currentText().strip().lower()  # a language code typed by the user
 
     # ---- combos --------------------------------------------------------------------------------
     def _model_combo(self) -> QComboBox:
