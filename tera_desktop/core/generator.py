@@ -196,7 +196,9 @@ class LlamaGenerator:
     def tokens_for(
         self, messages: Sequence[Message], add_generation_prompt: bool = True
     ) -> list[int]:
-        text = self.render(messages, add_generation_prompt)
+        return self._tokenize_prompt(self.render(messages, add_generation_prompt))
+
+    def _tokenize_prompt(self, text: str) -> list[int]:
         tokens: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if self._add_bos and (not tokens or tokens[0] != self._bos_id):
             tokens = [self._bos_id, *tokens]
@@ -207,21 +209,10 @@ class LlamaGenerator:
 
     def _eval(self, tokens: list[int]) -> None:
         """Evaluate ``tokens`` reusing the cached prefix (as llama.cpp's generate does)."""
-        llm = self._llm
-        prefix = 0
-        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
-            if a != b:
-                break
-            prefix += 1
-        if prefix < llm.n_tokens:
-            if prefix == 0 or not llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
-                llm.reset()
-                prefix = 0
-            else:
-                llm.n_tokens = prefix
-        rest = tokens[prefix:]
+        self._truncate_to(self.cached_tokens(tokens))
+        rest = tokens[self._llm.n_tokens :]
         if rest:
-            llm.eval(rest)
+            self._llm.eval(rest)
             self.evaluated_tokens += len(rest)
 
     def prefill(self, messages: Sequence[Message]) -> None:
@@ -237,12 +228,7 @@ class LlamaGenerator:
         cut = text.rfind(upto)
         if cut < 0:
             return []
-        tokens: list[int] = self._llm.tokenize(
-            text[: cut + len(upto)].encode("utf-8"), add_bos=False, special=True
-        )
-        if self._add_bos and (not tokens or tokens[0] != self._bos_id):
-            tokens = [self._bos_id, *tokens]
-        return tokens
+        return self._tokenize_prompt(text[: cut + len(upto)])
 
     def cached_tokens(self, tokens: Sequence[int]) -> int:
         """How many of ``tokens`` (from the start) the KV cache already holds."""
@@ -371,12 +357,7 @@ class LlamaGenerator:
                 stats.stopped = stats.stopped or stop_event.is_set()
 
     def _cached_prefix(self, tokens: list[int]) -> int:
-        llm = self._llm
-        n = 0
-        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
-            if a != b:
-                break
-            n += 1
+        n = self.cached_tokens(tokens)
         return min(n, len(tokens) - 1) if n else 0
 
     def close(self) -> None:

@@ -75,3 +75,20 @@ def fail_on_unhandled_worker_errors(
     yield
     if not expected:
         assert not seen, f"unexpected worker errors: {seen!r}"
+
+
+@pytest.fixture
+def slow_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny models answer in milliseconds; give each token 20 ms so a test can act mid-answer."""
+    import time
+
+    from tera_desktop.core.generator import LlamaGenerator
+
+    real = LlamaGenerator.stream
+
+    def slow(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for piece in real(self, *args, **kwargs):
+            time.sleep(0.02)
+            yield piece
+
+    monkeypatch.setattr(LlamaGenerator, "stream", slow)

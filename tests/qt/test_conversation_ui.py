@@ -4,40 +4,13 @@ export), quitting mid-answer and asking before the memory is open."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
+from window_actions import ask, remember
 
 from tera_desktop.core.conversations import ConversationStore
-from tera_desktop.core.generator import LlamaGenerator
 from tera_desktop.ui.chat import MessageView
-
-
-def ask(qtbot, window, question: str) -> MessageView:  # type: ignore[no-untyped-def]
-    with qtbot.waitSignal(window.answer_finished, timeout=60_000):
-        window.chat.input.setPlainText(question)
-        qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
-    return window.chat.chat_view.messages()[-1]
-
-
-def remember(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-def]
-    with qtbot.waitSignal(window.memories_changed, timeout=30_000):
-        window.memory.remember_edit.setText(text)
-        qtbot.keyClick(window.memory.remember_edit, Qt.Key.Key_Return)
-
-
-@pytest.fixture
-def slow_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = LlamaGenerator.stream
-
-    def slow(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        for piece in real(self, *args, **kwargs):
-            time.sleep(0.03)
-            yield piece
-
-    monkeypatch.setattr(LlamaGenerator, "stream", slow)
 
 
 def test_evidence_shows_before_the_answer_and_the_answer_is_checked(

@@ -12,29 +12,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
+from window_actions import ask, remember
 
-from tera_desktop.core.generator import LlamaGenerator
 from tera_desktop.core.instance import InstanceLock
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
 from tera_desktop.ui.chat import MessageView
-
-
-def ask(qtbot, window, question: str) -> MessageView:  # type: ignore[no-untyped-def]
-    with qtbot.waitSignal(window.answer_finished, timeout=60_000):
-        window.chat.input.setPlainText(question)
-        qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
-    return window.chat.chat_view.messages()[-1]
-
-
-def remember(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-def]
-    with qtbot.waitSignal(window.memories_changed, timeout=30_000):
-        window.memory.remember_edit.setText(text)
-        qtbot.keyClick(window.memory.remember_edit, Qt.Key.Key_Return)
 
 
 def drop(window, *paths: Path) -> None:  # type: ignore[no-untyped-def]
@@ -49,19 +35,6 @@ def drop(window, *paths: Path) -> None:  # type: ignore[no-untyped-def]
     )
     window.dropEvent(event)
     assert event.isAccepted()
-
-
-@pytest.fixture
-def slow_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tiny models answer in milliseconds; give each token 20 ms so a test can act mid-answer."""
-    real = LlamaGenerator.stream
-
-    def slow(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        for piece in real(self, *args, **kwargs):
-            time.sleep(0.02)
-            yield piece
-
-    monkeypatch.setattr(LlamaGenerator, "stream", slow)
 
 
 def test_window_opens_before_models_load(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
