@@ -62,6 +62,7 @@ from tera_desktop.core.retrieval import Retrieval, Turn, retrieve, standalone_qu
 log = logging.getLogger("tera.session")
 
 HISTORY_TURNS = 3  # earlier exchanges a follow-up's retrieval looks at
+READ_AHEAD_SLACK = 2  # ranks a source read ahead may fall and still be used
 
 
 class ChatSession:
@@ -103,6 +104,7 @@ class ChatSession:
         with self._lock:
             self._conversation = Conversation()
             self._prompt = PromptState()
+            self._prepared_order, self._prepared_evidence = None, {}
             return copy.deepcopy(self._conversation)
 
     def open(self, conv_id: str) -> Conversation:
@@ -262,9 +264,18 @@ class ChatSession:
         state: dict[str, Any],
     ) -> Iterator[AskEvent]:
         engine = self.engine
-        found = self.find(question, top_k=top_k, today=today, history=state["history"])
+        k = top_k or engine.settings.top_k
+        prepared = self._prepared_order
+        # with a prompt read ahead while typing, look a little deeper: when the sources it read
+        # are all still among the best, they are kept, so what was read stays valid
+        found = self.find(
+            question, top_k=k + READ_AHEAD_SLACK if prepared else k, today=today,
+            history=state["history"],
+        )  # fmt: skip
         user.query = found.query
-        hits = found.hits
+        hits = found.hits[:k]
+        if prepared and len(prepared) <= k and {h.id for h in found.hits} >= set(prepared):
+            hits = [h for h in found.hits if h.id in set(prepared)]
         if not hits:
             state["done"] = done = AnswerDone(
                 NO_MEMORY_ANSWER, [], no_memory=True, retrieval_s=found.elapsed_s, query=found.query

@@ -10,6 +10,7 @@ so that after Enter only the question is left to read.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -199,7 +200,9 @@ class ChatController(QObject):
 
     def export_to(self, conv: Conversation, path: Path) -> None:
         def exporting(_cancel: threading.Event) -> Path:
-            path.write_text(export_markdown(conv), encoding="utf-8")
+            tmp = path.with_name(f".{path.name}.tmp")  # whole or not at all
+            tmp.write_text(export_markdown(conv), encoding="utf-8")
+            os.replace(tmp, path)
             return path
 
         self._run_worker(
