@@ -82,3 +82,12 @@ def test_a_question_whose_sources_cannot_hold_the_answer() -> None:
     assert missing_answer_kind("What is her phone number?", SOURCES) is None
     assert missing_answer_kind("Tell me about Maria", SOURCES) is None
     assert missing_answer_kind("How long is the warranty?", ["The warranty lasts 2 years."]) is None
+
+
+def test_a_copied_source_label_is_stripped() -> None:
+    text, c = check("Falcon-plan.md: Project Falcon's budget is 2.3 million euros [1].")
+    assert text == "Project Falcon's budget is 2.3 million euros [1]." and c.stripped_markup
+    text, _ = check("As report.pdf (p. 3): says, see [2].")
+    assert "report.pdf" not in text
+    kept, _ = check("Open the file notes.md to read more.")
+    assert kept == "Open the file notes.md to read more."

@@ -28,6 +28,11 @@ _REF_MARKUP = re.compile(
     r"^\s*(?:References|Sources)\s*:\s*",
     re.I | re.M,
 )
+_LABEL = re.compile(  # a source's label copied from the references: "falcon-plan.md (p. 3): "
+    r"(?<![\w/])[\w.-]+\.(?:md|txt|pdf|docx|html?|m4a|mp3|wav|ogg|opus|flac|webm|png|jpe?g)"
+    r"(?: \(p\. \d+(?:, OCR)?\)| \d+:\d\d(?:–\d+:\d\d)?)?:\s+",
+    re.I,
+)
 _REF_LINE = re.compile(r"^\s*\[\d{1,3}\]\s*(?:fact|[\w .-]+\.\w{1,5})\b[^:\n]{0,40}:\s*", re.M)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S)
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>")
@@ -209,6 +214,7 @@ def check_answer(
     before = work.text
     work.text = _REF_LINE.sub("", work.text)
     work.text = _REF_MARKUP.sub("", work.text)
+    work.text = _LABEL.sub("", work.text)
     stripped = work.text != before
     echoed = False
     if instructions:
