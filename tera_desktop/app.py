@@ -144,6 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lock = InstanceLock(paths.data / "tera-desktop.lock")
     if not lock.acquire():
+        from tera_desktop.ui.single_instance import ask_running_to_raise
+
+        if ask_running_to_raise(paths):  # the running Tera shows its window: nothing else to do
+            print("tera-desktop: Tera is already running; its window was brought to the front.")
+            return 0
         pid = lock.holder_pid()
         message = (
             f"Tera is already running{f' (process {pid})' if pid else ''} with the data folder "
@@ -163,8 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings, notice = Settings(), f"{exc} Using the default settings for now."
 
     from tera_desktop.ui.main_window import MainWindow, schedule_start
+    from tera_desktop.ui.single_instance import InstanceServer
 
     window = MainWindow(paths, settings)
+    instance_server = InstanceServer(paths, window)  # later launches raise this window
+    instance_server.activated.connect(window.bring_to_front)
     window.show()
     log.info("window shown %.0f ms after start", (time.perf_counter() - _T0) * 1000)
     if notice:

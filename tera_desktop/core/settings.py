@@ -68,6 +68,8 @@ class Settings:
     qdrant_url: str = ""
     qdrant_api_key: str = ""
     qdrant_collection: str = "tera"
+    # look
+    theme: str = "system"  # "system" (follow the desktop's light/dark), "light" or "dark"
 
     def validate(self) -> Settings:
         def need(ok: bool, what: str) -> None:
@@ -95,6 +97,10 @@ class Settings:
             f"speech_language must be empty (detect) or a language code like 'en' "
             f"(got {self.speech_language!r})",
         )
+        need(
+            self.theme in THEMES,
+            f"theme must be {', '.join(THEMES)} (got {self.theme!r})",
+        )
         need(self.llm_timeout > 0, f"llm_timeout must be above 0 seconds (got {self.llm_timeout})")
         url = urllib.parse.urlsplit(self.llm_url.strip()) if self.llm_url.strip() else None
         need(
@@ -106,6 +112,7 @@ class Settings:
 
 # Migrations: each takes the raw dict of version N and returns version N+1.
 RETRIEVAL_MODES = ("dense", "keyword", "hybrid", "expanded")  # as MemoryStore.search's modes
+THEMES = ("system", "light", "dark")
 
 
 def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:

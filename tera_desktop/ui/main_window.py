@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
@@ -63,6 +64,7 @@ from tera_desktop.ui.safe_text import (
     show_status,
     tooltip,
 )
+from tera_desktop.ui.theme import THEME_LABELS, THEMES, theme_manager
 from tera_desktop.workers import Worker, WorkerManager
 
 log = logging.getLogger("tera.ui")
@@ -144,6 +146,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._shutdown_done = False
 
+        self.theme = theme_manager()
+        self.theme.apply(settings.theme)
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 760)
         self.setAcceptDrops(True)
@@ -191,11 +195,12 @@ class MainWindow(QMainWindow):
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _build_menus(self) -> None:
+        """File, View and Help menus; every shortcut is listed in Help → Keyboard Shortcuts."""
         file_menu = self.menuBar().addMenu("&File")
         for text, shortcut, slot in (
+            ("&New Chat", QKeySequence.StandardKey.New, self._on_new_chat_requested),
             ("Add &Files…", QKeySequence.StandardKey.Open, self._on_add_files_requested),
             ("Add F&older…", None, self._on_add_folder_requested),
-            ("&New Chat", QKeySequence.StandardKey.New, self._on_new_chat_requested),
             ("&Settings…", QKeySequence.StandardKey.Preferences, self._on_settings_requested),
             ("Open &Data Folder", None, self._on_open_data_folder_requested),
             ("&Quit", QKeySequence.StandardKey.Quit, self.close),
@@ -205,13 +210,91 @@ class MainWindow(QMainWindow):
                 action.setShortcut(shortcut)
             action.triggered.connect(slot)
             file_menu.addAction(action)
+        view_menu = self.menuBar().addMenu("&View")
+        for text, keys, slot in (
+            ("&Search Memory", "Ctrl+K", self.focus_memory_search),
+            ("&Focus Question Box", "Ctrl+L", self.focus_question),
+            ("S&top Answer", "Esc", self.stop_answer),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(slot)
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for choice in THEMES:
+            action = QAction(THEME_LABELS[choice], self, checkable=True)
+            action.setChecked(choice == self.settings.theme)
+            action.setData(choice)
+            action.triggered.connect(self._on_theme_chosen)
+            group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[choice] = action
         help_menu = self.menuBar().addMenu("&Help")
-        about = QAction(f"&About {APP_NAME}", self)
-        about.triggered.connect(self._on_about_requested)
-        help_menu.addAction(about)
+        shortcuts = QAction("&Keyboard Shortcuts", self)
+        shortcuts.triggered.connect(self._on_shortcuts_requested)
+        help_menu.addAction(shortcuts)
         check = QAction("&Check Installation…", self)
         check.triggered.connect(self._on_check_installation_requested)
         help_menu.addAction(check)
+        help_menu.addSeparator()
+        about = QAction(f"&About {APP_NAME}", self)
+        about.triggered.connect(self._on_about_requested)
+        help_menu.addAction(about)
+
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu action with a shortcut, as the user's system
+        shows the keys (Help → Keyboard Shortcuts reads this, so the list cannot go stale)."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if menu is not None else []:
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        return rows
+
+    @Slot()
+    def _on_shortcuts_requested(self) -> None:
+        from tera_desktop.ui.shortcuts_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self.shortcut_list(), self).exec()
+
+    @Slot()
+    def focus_memory_search(self) -> None:
+        self.sidebar.setCurrentWidget(self.memory)
+        self.memory.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.memory.filter_edit.selectAll()
+
+    @Slot()
+    def focus_question(self) -> None:
+        self.chat.input.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    @Slot()
+    def stop_answer(self) -> None:
+        self.chat_controller.stop()
+
+    @Slot()
+    def _on_theme_chosen(self) -> None:
+        action = self.sender()
+        choice = action.data() if isinstance(action, QAction) else None
+        if choice not in THEMES or choice == self.settings.theme:
+            return
+        self.theme.apply(choice)
+        settings = replace(self.settings, theme=choice)
+        save_settings(self.paths, settings)
+        self.settings = self.engine.settings = settings
+
+    @Slot()
+    def bring_to_front(self) -> None:
+        """Another launch asked for this window (ui/single_instance.py)."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     def run_worker(
         self, name: str, fn: Callable[[threading.Event], Any], **handlers: Callable[..., None]
@@ -606,13 +689,17 @@ class MainWindow(QMainWindow):
     # ---- adding files ----------------------------------------------------------------------------
     @Slot()
     def _on_add_files_requested(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add files to Tera's memory")
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Add files to Tera's memory", str(Path.home())
+        )
         if files:
             self.add_paths(files)
 
     @Slot()
     def _on_add_folder_requested(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder to Tera's memory")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add a folder to Tera's memory", str(Path.home())
+        )
         if folder:
             self.watch_folder(folder)
 
