@@ -15,3 +15,9 @@ def format_mb(n_bytes: float, decimals: int = 0) -> str:
     if 0 < value < smallest / 2:
         return f"<{smallest:g} MB"
     return f"{value:.{decimals}f} MB"
+
+
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``n`` and the right form of a noun: "1 chunk", "2 chunks", "1 memory", "3 memories"."""
+    word = singular if n == 1 else (plural_form or f"{singular}s")
+    return f"{n:,} {word}"
