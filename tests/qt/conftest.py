@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,19 +11,19 @@ from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
 
 
-def _worker_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("tera-worker-")]
-
-
 @pytest.fixture(autouse=True)
 def no_leaked_threads() -> Iterator[None]:
-    before = set(_worker_threads())
+    """Workers run on Qt's pool threads (reused, so never "leaked" as threads): a leak is a
+    worker whose run has not ended after the test."""
+    from tera_desktop.workers import running_workers
+
+    before = set(running_workers())
     yield
-    for t in threading.enumerate():  # give finishing workers a moment to exit
-        if t.name.startswith("tera-worker-") and t.name not in before:
-            t.join(10)
-    leaked = set(_worker_threads()) - before
-    assert not leaked, f"worker threads still running after the test: {sorted(leaked)}"
+    for worker in running_workers():  # give finishing workers a moment to end
+        if worker not in before:
+            worker.join(10)
+    leaked = set(running_workers()) - before
+    assert not leaked, f"workers still running after the test: {sorted(map(repr, leaked))}"
 
 
 @pytest.fixture
