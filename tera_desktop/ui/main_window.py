@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
@@ -65,7 +65,7 @@ from tera_desktop.ui.safe_text import (
     tooltip,
 )
 from tera_desktop.ui.theme import THEME_LABELS, THEMES, theme_manager
-from tera_desktop.workers import Worker, WorkerManager
+from tera_desktop.workers import Handlers, Worker, WorkerManager, create_worker
 
 log = logging.getLogger("tera.ui")
 
@@ -74,41 +74,6 @@ LLM_LOADING = "loading"
 LLM_READY = "ready"
 LLM_MISSING = "missing"
 LLM_FAILED = "failed"
-
-
-class _Callbacks(QObject):
-    """Routes one worker's signals to plain callables on the GUI thread (a QObject receiver makes
-    the connection queued; the callables then run here, never on the worker thread)."""
-
-    def __init__(self, parent: QObject, **handlers: Callable[..., None]) -> None:
-        super().__init__(parent)
-        self._handlers = handlers
-
-    def bind(self, worker: Worker) -> None:
-        for name in ("yielded", "returned", "errored", "aborted", "finished"):
-            if name in self._handlers:
-                getattr(worker, name).connect(getattr(self, f"_on_{name}"))
-        worker.finished.connect(self.deleteLater)
-
-    @Slot(object)
-    def _on_yielded(self, item: object) -> None:
-        self._handlers["yielded"](item)
-
-    @Slot(object)
-    def _on_returned(self, value: object) -> None:
-        self._handlers["returned"](value)
-
-    @Slot(object)
-    def _on_errored(self, exc: object) -> None:
-        self._handlers["errored"](exc)
-
-    @Slot()
-    def _on_aborted(self) -> None:
-        self._handlers["aborted"]()
-
-    @Slot()
-    def _on_finished(self) -> None:
-        self._handlers["finished"]()
 
 
 class _WatchBridge(QObject):
@@ -302,9 +267,8 @@ class MainWindow(QMainWindow):
         """Start ``fn`` on a worker; ``handlers`` (yielded/returned/errored/aborted/finished) run on
         the GUI thread. Errors without a handler go to ``notify``."""
         handlers.setdefault("errored", self._on_worker_error)
-        worker = Worker(fn, name=name)
-        _Callbacks(self, **handlers).bind(worker)
-        return self.workers.start(worker)
+        connect = cast("Handlers[Any, Any]", handlers)
+        return create_worker(fn, name=name, connect=connect, manager=self.workers, parent=self)
 
     def notify(self, message: str, *, error: bool = False, timeout_ms: int = 8000) -> None:
         """The one channel for messages to the user."""
