@@ -26,14 +26,18 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from tera_desktop.core.assistant import Source
+from tera_desktop.core.ingest.formats.audio import format_time
+from tera_desktop.core.store import KIND_DOCUMENT
 from tera_desktop.ui.markdown import SafeTextBrowser
-from tera_desktop.ui.safe_text import PANEL_LIMIT, clip, one_line, tooltip
+from tera_desktop.ui.safe_text import clip, one_line, tooltip
+from tera_desktop.ui.source_viewer import SourceViewer
 
 ROLE_USER = "user"
 ROLE_ASSISTANT = "assistant"
@@ -47,50 +51,52 @@ STOPPED_TEXT = "Stopped"
 RENDER_INTERVAL_MS = 40  # while streaming, Markdown is re-rendered at most this often
 _MAX_INPUT_LINES = 6
 _ROLE_NAMES = {ROLE_USER: "You", ROLE_ASSISTANT: "Tera", ROLE_NOTICE: ""}
+_ACCESSIBLE_TEXT = {
+    ROLE_USER: "Your question",
+    ROLE_ASSISTANT: "Tera's answer",
+    ROLE_NOTICE: "Notice",
+}
 
 
 EVIDENCE_HIGHLIGHT = "rgba(255, 214, 0, 0.28)"
 EVIDENCE_CHARS = 400
 
 
-def highlighted_html(text: str, evidence: Sequence[str]) -> str:
-    """``text`` as escaped HTML with the ``evidence`` sentences highlighted (memory text is never
-    interpreted: every character is escaped)."""
-    body = " ".join(text.split()) if evidence else text
-    spans: list[tuple[int, int]] = []
-    for sentence in evidence:
-        key = " ".join(sentence.replace(" …", "").split())
-        at = body.find(key)
-        if key and at >= 0:
-            spans.append((at, at + len(key)))
-    out: list[str] = []
-    pos = 0
-    for start, end in sorted(spans):
-        if start < pos:
-            continue
-        out.append(html.escape(body[pos:start]))
-        out.append(
-            f"<span style='background-color:{EVIDENCE_HIGHLIGHT}'>"
-            f"{html.escape(body[start:end])}</span>"
-        )
-        pos = end
-    out.append(html.escape(body[pos:]))
-    return "<div style='white-space:pre-wrap'>" + "".join(out) + "</div>"
+CHIP_CHARS = 36  # a chip names its source in about this many characters
 
 
 def source_chip_text(source: Source) -> str:
-    """A chip's text: "[1] fact · 0.83" or "[2] report.pdf p. 12 · 0.71"."""
-    return f"[{source.number}] {source_name(source)} · {source.score:.2f}"
+    """A chip's text: "[1] the gate code is 4512", "[2] report.pdf p. 12", "[3] memo.m4a 3:10"."""
+    return f"[{source.number}] {source_name(source)}"
 
 
 def source_name(source: Source) -> str:
-    """What a source is called on its chip: "fact", or the file name and page of a document."""
-    if source.kind != "document":
-        return source.kind or "fact"
-    name = Path(source.source).name or source.title or source.source or "document"
-    if len(name) > 40:
-        name = f"{name[:24]}…{name[-14:]}"
+    """What a source is called on its chip: the start of a fact's text, or a document's file name
+    with its page (PDF) or the time of the passage (voice note)."""
+    if source.kind != KIND_DOCUMENT:
+        return _elide_words(one_line(source.text, CHIP_CHARS * 4), CHIP_CHARS) or "fact"
+    name = one_line(Path(source.source).name or source.title or source.source or "document")
+    if len(name) > CHIP_CHARS:
+        name = f"{name[: CHIP_CHARS - 13]}…{name[-12:]}"
+    if source.start_s is not None:
+        return f"{name} {format_time(source.start_s)}"
     return f"{name} p. {source.page}" if source.page else name
+
+
+def _elide_words(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters at a word boundary, with "…" when cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _evidence_name(source: Source) -> str:
+    """A source's name beside its evidence sentence ("fact": the sentence is the fact itself)."""
+    return source_name(source) if source.kind == KIND_DOCUMENT else "fact"
 
 
 _STYLE = Template("""
@@ -117,8 +123,6 @@ QToolButton#sourceChip {
 }
 QToolButton#sourceChip:hover { background: $chip_hover; }
 QToolButton#sourceChip:checked { background: $chip_checked; border-color: $highlight; }
-QFrame#sourcePanel { background: $panel; border: 1px solid $border; border-radius: 6px; }
-QLabel#sourceTitle { color: $muted; }
 """)
 
 
@@ -164,7 +168,6 @@ def chat_style_sheet(palette: QPalette) -> str:
         "chip_hover": _mix(base, highlight, 0.12).name(),
         "chip_checked": _mix(base, highlight, 0.25).name(),
         "highlight": highlight.name(),
-        "panel": base.name(),
         "muted": muted.name(),
         "text": text.name(),
         "error": error.name(),
@@ -243,6 +246,7 @@ class ChatInput(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("chatInput")
+        self.setAccessibleName("Question for Tera")
         self.setPlaceholderText(ASK_PLACEHOLDER)
         self.setTabChangesFocus(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
@@ -309,25 +313,28 @@ class ChatInput(QPlainTextEdit):
 
 
 class _SourceChip(QToolButton):
-    """One numbered source. Click: show or hide its text below the message; documents also offer
-    "Open file" in their context menu."""
+    """One numbered source under an answer. Hover: the sentences that matched. Click: read it in
+    the source viewer (click again to close it); documents also offer "Open file" in their
+    context menu."""
 
-    toggled_source = Signal(int)
+    chosen = Signal(object, bool)  # the Source, whether it is now selected
     open_requested = Signal(str)
 
     def __init__(self, source: Source, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.source = source
         self.setObjectName("sourceChip")
-        self.setText(source_chip_text(source))
+        self.setText(source_chip_text(source).replace("&", "&&"))  # "&" is not a mnemonic
         self.setToolTip(tooltip(" ".join(source.evidence) or source.text))
         self.setCheckable(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.setAccessibleName(f"Source {source.number}: {source_name(source)}")
+        kind = "fact" if source.kind != KIND_DOCUMENT else "document"
+        self.setAccessibleName(f"Source {source.number}, {kind}: {source_name(source)}")
+        self.setAccessibleDescription("Shows this source beside the chat")
         self.clicked.connect(self._on_clicked)
         self.open_action: QAction | None = None
-        if source.kind == "document" and source.source:
+        if source.kind == KIND_DOCUMENT and source.source:
             self.open_action = QAction("Open file", self)
             self.open_action.triggered.connect(self._on_open_triggered)
 
@@ -340,84 +347,20 @@ class _SourceChip(QToolButton):
         menu.exec(event.globalPos())
         menu.deleteLater()
 
-    @Slot()
-    def _on_clicked(self) -> None:
-        self.toggled_source.emit(self.source.number)
+    @Slot(bool)
+    def _on_clicked(self, checked: bool) -> None:
+        self.chosen.emit(self.source, checked)
 
     @Slot()
     def _on_open_triggered(self) -> None:
         self.open_requested.emit(self.source.source)
 
 
-class _SourcePanel(QFrame):
-    """The full text of one source, shown under the message when its chip is clicked."""
-
-    open_requested = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("sourcePanel")
-        self.source: Source | None = None
-        self._title = QLabel(self)
-        self._title.setObjectName("sourceTitle")
-        self._title.setTextFormat(Qt.TextFormat.PlainText)
-        self._title.setWordWrap(True)
-        self._open = QPushButton("Open", self)
-        self._open.setObjectName("openSourceButton")
-        self._open.setToolTip("Open this document with its usual application")
-        self._open.clicked.connect(self._on_open_clicked)
-        self._body = QLabel(self)
-        self._body.setObjectName("sourceText")
-        # memories are text, never markup: shown through highlighted_html (escaped)
-        self._body.setTextFormat(Qt.TextFormat.RichText)
-        self._body.setWordWrap(True)
-        self._body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._body.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        header = QHBoxLayout()
-        header.setContentsMargins(0, 0, 0, 0)
-        header.addWidget(self._title, 1)
-        header.addWidget(self._open, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 8)
-        layout.setSpacing(4)
-        layout.addLayout(header)
-        layout.addWidget(self._body)
-
-    @property
-    def open_button(self) -> QPushButton:
-        return self._open
-
-    @property
-    def body(self) -> QLabel:
-        return self._body
-
-    def show_source(self, source: Source) -> None:
-        self.source = source
-        details = [f"[{source.number}]", source.kind]
-        if source.kind == "document":
-            details = [f"[{source.number}]", source.source or source.title]
-            if source.page:
-                details.append(f"page {source.page}")
-        details.append(f"score {source.score:.2f}")
-        if source.created_at:
-            details.append(f"added {source.created_at[:10]}")
-        self._title.setText(one_line(" · ".join(details)))  # a file name can be 1 MB long
-        self._body.setTextFormat(Qt.TextFormat.RichText)
-        # capped: a 1 MB memory would lay out taller than Qt can paint
-        self._body.setText(highlighted_html(clip(source.text, PANEL_LIMIT), source.evidence))
-        self._open.setVisible(source.kind == "document" and bool(source.source))
-        self.show()
-
-    @Slot()
-    def _on_open_clicked(self) -> None:
-        if self.source is not None:
-            self.open_requested.emit(self.source.source)
-
-
 class MessageView(QFrame):
     """One message: a question, an answer (streamed, Markdown, with its sources) or a notice."""
 
     open_source_requested = Signal(str)
+    source_toggled = Signal(object, bool)  # a Source chosen (True) or put away (False)
     link_activated = Signal(QUrl)
 
     def __init__(
@@ -462,6 +405,7 @@ class MessageView(QFrame):
 
         self._browser = SafeTextBrowser(self)
         self._browser.setObjectName("messageText")
+        self._browser.setAccessibleName(_ACCESSIBLE_TEXT[role])
         self._browser.link_activated.connect(self._on_link_activated)
         self._browser.set_code_background(code_background(self.palette()))
 
@@ -492,8 +436,6 @@ class MessageView(QFrame):
         self._chips_box = QWidget(self)
         self._chips_box.setObjectName("sourceChips")
         self._chips_layout = _FlowLayout(self._chips_box, spacing=6)
-        self._panel = _SourcePanel(self)
-        self._panel.open_requested.connect(self._on_open_source_requested)
 
         layout = QVBoxLayout(self)
         if role == ROLE_NOTICE:
@@ -510,7 +452,6 @@ class MessageView(QFrame):
         layout.addWidget(self._error)
         layout.addWidget(self._no_memory)
         layout.addWidget(self._chips_box)
-        layout.addWidget(self._panel)
         for hidden in (
             self._evidence,
             self._progress,
@@ -519,7 +460,6 @@ class MessageView(QFrame):
             self._error,
             self._no_memory,
             self._chips_box,
-            self._panel,
         ):
             hidden.hide()
 
@@ -604,7 +544,7 @@ class MessageView(QFrame):
         rows = []
         for source in sources:
             sentence = " ".join(source.evidence) or source.text
-            label = html.escape(source_name(source))
+            label = html.escape(_evidence_name(source))
             rows.append(
                 f"<b>[{source.number}]</b> <span style='color:gray'>{label}</span> "
                 f"<span style='background-color:{EVIDENCE_HIGHLIGHT}'>"
@@ -639,28 +579,44 @@ class MessageView(QFrame):
     def source_chips(self) -> list[_SourceChip]:
         return list(self._chips)
 
-    @property
-    def source_panel(self) -> _SourcePanel:
-        return self._panel
+    def selected_source(self) -> Source | None:
+        """The source whose chip is checked (shown in the viewer), if any."""
+        return next((c.source for c in self._chips if c.isChecked()), None)
+
+    def select_source(self, number: int | None) -> None:
+        """Check the chip of source ``number`` (None: none), without emitting anything."""
+        for chip in self._chips:
+            chip.setChecked(chip.source.number == number)
 
     def set_sources(self, sources: Sequence[Source], no_memory: bool = False) -> None:
-        """Show the numbered memories the answer was given, as chips. With no sources and
-        ``no_memory`` set, say plainly that nothing in memory matched."""
+        """Show the numbered memories the answer was given, as chips in rank order: by their
+        numbers, which the session gives by rank and the answer cites. With no sources and
+        ``no_memory`` set, say plainly that nothing in memory matched. A source shown in the
+        viewer stays selected when it is still among them, else the viewer is told to close."""
+        selected = self.selected_source()
         for chip in self._chips:
             self._chips_layout.removeWidget(chip)
             chip.deleteLater()
         self._chips = []
         self._sources = list(sources)
-        self._panel.hide()
-        for source in self._sources:
+        for source in sorted(self._sources, key=lambda s: s.number):
             chip = _SourceChip(source, self._chips_box)
-            chip.toggled_source.connect(self._on_chip_toggled)
+            chip.chosen.connect(self._on_chip_chosen)
             chip.open_requested.connect(self._on_open_source_requested)
             self._chips_layout.addWidget(chip)
             self._chips.append(chip)
         self._chips_box.setVisible(bool(self._chips))
         self._no_memory.setVisible(not self._sources and no_memory)
         self.updateGeometry()
+        if selected is not None:
+            key = (selected.number, selected.id)
+            same = next((c for c in self._chips if (c.source.number, c.source.id) == key), None)
+            if same is None:
+                self.source_toggled.emit(selected, False)
+            else:
+                same.setChecked(True)
+                if same.source != selected:  # e.g. other evidence sentences: show the new ones
+                    self.source_toggled.emit(same.source, True)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -692,19 +648,12 @@ class MessageView(QFrame):
     def _on_copied_feedback_done(self) -> None:
         self._copy.setText("Copy")
 
-    @Slot(int)
-    def _on_chip_toggled(self, number: int) -> None:
-        showing = self._panel.isVisible() and self._panel.source is not None
-        if showing and self._panel.source is not None and self._panel.source.number == number:
-            self._panel.hide()
-            number = -1
-        else:
-            source = next((s for s in self._sources if s.number == number), None)
-            if source is None:
-                return
-            self._panel.show_source(source)
-        for chip in self._chips:
-            chip.setChecked(chip.source.number == number)
+    @Slot(object, bool)
+    def _on_chip_chosen(self, source: Source, checked: bool) -> None:
+        for chip in self._chips:  # one source at a time
+            if chip.source is not source:
+                chip.setChecked(False)
+        self.source_toggled.emit(source, checked)
 
     @Slot(str)
     def _on_open_source_requested(self, path: str) -> None:
@@ -720,6 +669,8 @@ class ChatView(QScrollArea):
     has scrolled up to read something."""
 
     open_source_requested = Signal(str)
+    source_selected = Signal(object)  # a Source to show in the viewer
+    source_closed = Signal()  # the source shown is no longer selected
     link_activated = Signal(QUrl)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -763,6 +714,7 @@ class ChatView(QScrollArea):
         answer about to stream: feed it with ``append_text()`` and close it with ``finish()``."""
         view = MessageView(role, text, self._page)
         view.open_source_requested.connect(self._on_open_source_requested)
+        view.source_toggled.connect(self._on_source_toggled)
         view.link_activated.connect(self._on_link_activated)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -782,8 +734,19 @@ class ChatView(QScrollArea):
         self.scroll_to_bottom()
         return view
 
+    def selected_source(self) -> Source | None:
+        """The source shown in the viewer (its chip is checked), if any."""
+        return next((s for m in self._messages if (s := m.selected_source()) is not None), None)
+
+    def clear_source_selection(self) -> None:
+        """Uncheck every source chip (the viewer was closed)."""
+        for view in self._messages:
+            view.select_source(None)
+
     def clear(self) -> None:
         """Remove every message and show the empty-state hint again."""
+        if self.selected_source() is not None:
+            self.source_closed.emit()
         for view in self._messages:
             view.hide()
             view.deleteLater()
@@ -826,6 +789,17 @@ class ChatView(QScrollArea):
     def _on_open_source_requested(self, path: str) -> None:
         self.open_source_requested.emit(path)
 
+    @Slot(object, bool)
+    def _on_source_toggled(self, source: Source, selected: bool) -> None:
+        if not selected:
+            self.source_closed.emit()
+            return
+        sender = self.sender()
+        for view in self._messages:  # one source at a time, across the conversation
+            if view is not sender:
+                view.select_source(None)
+        self.source_selected.emit(source)
+
     @Slot(QUrl)
     def _on_link_activated(self, url: QUrl) -> None:
         self.link_activated.emit(url)
@@ -833,7 +807,8 @@ class ChatView(QScrollArea):
 
 class ChatPanel(QWidget):
     """The chat pane: the conversation, the question box and a Send button that becomes Stop while
-    an answer is being written."""
+    an answer is being written; beside them, shown when a source chip is clicked, the source
+    viewer."""
 
     question_asked = Signal(str)
     stop_requested = Signal()
@@ -847,8 +822,24 @@ class ChatPanel(QWidget):
         self._ask_enabled = True
         self._ask_reason = ""
 
-        self._view = ChatView(self)
+        self._splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self._splitter.setObjectName("chatSplitter")
+        self._splitter.setChildrenCollapsible(False)
+        column = QWidget(self._splitter)
+        column.setObjectName("chatColumn")
+        self._viewer = SourceViewer(self._splitter)
+        self._viewer.hide()
+        self._viewer.open_requested.connect(self._on_open_source_requested)
+        self._viewer.closed.connect(self._on_viewer_closed)
+        self._splitter.addWidget(column)
+        self._splitter.addWidget(self._viewer)
+        self._splitter.setStretchFactor(0, 3)
+        self._splitter.setStretchFactor(1, 2)
+
+        self._view = ChatView(column)
         self._view.open_source_requested.connect(self._on_open_source_requested)
+        self._view.source_selected.connect(self._on_source_selected)
+        self._view.source_closed.connect(self._on_source_closed)
         self._view.link_activated.connect(self._on_link_activated)
         self._input = ChatInput(self)
         self._input.send_requested.connect(self._on_send_requested)
@@ -864,15 +855,18 @@ class ChatPanel(QWidget):
         bottom.setSpacing(8)
         bottom.addWidget(self._input, 1)
         bottom.addWidget(self._send, 0, Qt.AlignmentFlag.AlignBottom)
-        separator = QFrame(self)
+        separator = QFrame(column)
         separator.setFrameShape(QFrame.Shape.HLine)
         separator.setFrameShadow(QFrame.Shadow.Sunken)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(column)
         layout.setContentsMargins(QMargins())
         layout.setSpacing(0)
         layout.addWidget(self._view, 1)
         layout.addWidget(separator)
         layout.addLayout(bottom)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(QMargins())
+        outer.addWidget(self._splitter)
         self.setFocusProxy(self._input)
         self._sync()
 
@@ -883,6 +877,19 @@ class ChatPanel(QWidget):
     @property
     def input(self) -> ChatInput:
         return self._input
+
+    @property
+    def source_viewer(self) -> SourceViewer:
+        return self._viewer
+
+    def show_source(self, source: Source) -> None:
+        """Show ``source`` in the viewer beside the chat (giving the viewer room the first time)."""
+        opening = not self._viewer.isVisible()
+        self._viewer.show_source(source)
+        if opening:
+            total = sum(self._splitter.sizes()) or self._splitter.width()
+            width = max(self._viewer.minimumWidth(), min(480, int(total * 0.42)))
+            self._splitter.setSizes([max(total - width, 1), width])
 
     @property
     def send_button(self) -> QPushButton:
@@ -940,6 +947,18 @@ class ChatPanel(QWidget):
     @Slot(str)
     def _on_open_source_requested(self, path: str) -> None:
         self.open_source_requested.emit(path)
+
+    @Slot(object)
+    def _on_source_selected(self, source: Source) -> None:
+        self.show_source(source)
+
+    @Slot()
+    def _on_source_closed(self) -> None:
+        self._viewer.hide()
+
+    @Slot()
+    def _on_viewer_closed(self) -> None:
+        self._view.clear_source_selection()
 
     @Slot(QUrl)
     def _on_link_activated(self, url: QUrl) -> None:

@@ -16,12 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
@@ -56,6 +55,7 @@ from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
 from tera_desktop.ui.conversation_list import ConversationList
 from tera_desktop.ui.memory_panel import MemoryPanel
+from tera_desktop.ui.open_file import open_file, open_folder
 from tera_desktop.ui.safe_text import (
     ask_yes_no,
     choose,
@@ -764,14 +764,11 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_open_source_requested(self, path: str) -> None:
-        if not Path(path).exists():
-            self.notify(f"{path} is no longer there.", error=True)
-            return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+        open_file(self, path)  # a missing file or no app to open it: said in a dialog
 
     @Slot()
     def _on_open_data_folder_requested(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.data)))
+        open_folder(self, self.paths.data, what="Your data")
 
     @Slot()
     def _on_check_installation_requested(self) -> None:

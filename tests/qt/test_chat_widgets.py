@@ -331,29 +331,27 @@ def test_show_error(qtbot: QtBot) -> None:
     assert view.finished and view.text() == "partial"
 
 
-def test_source_chips_show_number_kind_name_score_and_text(qtbot: QtBot) -> None:
+def test_source_chips_show_number_and_name_and_text(qtbot: QtBot) -> None:
     view = MessageView("assistant", "The code is 4512 [1].")
     _show(qtbot, view)
     view.set_sources(_sources())
     chips = view.findChildren(QToolButton, "sourceChip")
     assert [chip.text() for chip in chips] == [
-        "[1] fact · 0.83",
-        "[2] report.pdf p. 12 · 0.71",
+        "[1] The gate code is <b>4512</b>.",  # a fact: its text (a QToolButton shows plain text)
+        "[2] report.pdf p. 12",
     ]
     assert "The gate code is &lt;b&gt;4512&lt;/b&gt;." in chips[0].toolTip()
     assert "Quarterly figures: revenue grew 12%." in chips[1].toolTip()
 
-    panel = view.source_panel
-    qtbot.mouseClick(chips[0], Qt.MouseButton.LeftButton)
-    body = panel.findChild(QLabel, "sourceText")
-    assert body is not None and panel.isVisible() and chips[0].isChecked()
-    assert "The gate code is &lt;b&gt;4512&lt;/b&gt;." in body.text()  # escaped: shown as text
-    assert "<b>" not in body.text()  # rich text only for the evidence highlight
+    # a click selects one source at a time (the source viewer shows it: test_source_viewer.py)
+    with qtbot.waitSignal(view.source_toggled, timeout=1000) as blocker:
+        qtbot.mouseClick(chips[0], Qt.MouseButton.LeftButton)
+    assert blocker.args == [_sources()[0], True] and chips[0].isChecked()
     qtbot.mouseClick(chips[1], Qt.MouseButton.LeftButton)
-    assert "Quarterly figures: revenue grew 12%." in body.text()
     assert chips[1].isChecked() and not chips[0].isChecked()
-    qtbot.mouseClick(chips[1], Qt.MouseButton.LeftButton)
-    assert not panel.isVisible() and not chips[1].isChecked()
+    with qtbot.waitSignal(view.source_toggled, timeout=1000) as blocker:
+        qtbot.mouseClick(chips[1], Qt.MouseButton.LeftButton)
+    assert blocker.args == [_sources()[1], False] and not chips[1].isChecked()
 
 
 def test_open_emits_path_for_documents_only(qtbot: QtBot) -> None:
@@ -365,16 +363,6 @@ def test_open_emits_path_for_documents_only(qtbot: QtBot) -> None:
     assert document.open_action is not None
     with qtbot.waitSignal(view.open_source_requested, timeout=1000) as blocker:
         document.open_action.trigger()
-    assert blocker.args == ["/home/me/Documents/report.pdf"]
-
-    open_button = view.source_panel.findChild(QPushButton, "openSourceButton")
-    assert open_button is not None
-    qtbot.mouseClick(fact, Qt.MouseButton.LeftButton)
-    assert not open_button.isVisible()
-    qtbot.mouseClick(document, Qt.MouseButton.LeftButton)
-    assert open_button.isVisible()
-    with qtbot.waitSignal(view.open_source_requested, timeout=1000) as blocker:
-        qtbot.mouseClick(open_button, Qt.MouseButton.LeftButton)
     assert blocker.args == ["/home/me/Documents/report.pdf"]
 
 

@@ -42,6 +42,7 @@ from tera_desktop.core.store import DocumentInfo, FactInfo
 from tera_desktop.ui import safe_text
 from tera_desktop.ui.chat import MessageView
 from tera_desktop.ui.memory_panel import MemoryPanel
+from tera_desktop.ui.source_viewer import SourceViewer, shown_text
 
 # The offscreen platform says so when a tooltip window is raised or sized: the platform talking.
 pytestmark = pytest.mark.qt_log_ignore(
@@ -312,6 +313,9 @@ def test_chat_shows_hostile_answers_and_sources_as_text(qtbot: QtBot, hostile: l
         Source(i + 1, f"s{i}", "document" if i % 2 else "fact", f"/docs/{t}.txt", 0.5, t, "2026")
         for i, t in enumerate(hostile)
     ]
+    viewer = SourceViewer()
+    qtbot.addWidget(viewer)
+    viewer.resize(400, 500)
     with memory_cap():
         view.set_text("\n\n".join(t[:2000] for t in hostile))
         view.finish()
@@ -322,10 +326,13 @@ def test_chat_shows_hostile_answers_and_sources_as_text(qtbot: QtBot, hostile: l
         for chip, source in zip(chips, sources, strict=True):
             assert _shows_exactly(chip.toolTip(), source.text)
             _pop_tooltip(qtbot, chip, chip.toolTip())
-            qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)  # opens the source panel
+            qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)  # asks for the source viewer
             _settle(qtbot, view)
-            for label in view.source_panel.findChildren(QLabel):
+            viewer.show_source(source)
+            _settle(qtbot, viewer)
+            for label in viewer.findChildren(QLabel):
                 assert_shows_as_text(label)
+            assert viewer.text_view.toPlainText() == shown_text(source.text)
         view.show_error(hostile[0])
         _settle(qtbot, view)
 
