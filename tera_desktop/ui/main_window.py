@@ -50,6 +50,7 @@ from tera_desktop.core.settings import (
     Settings,
     save_settings,
 )
+from tera_desktop.core.units import plural
 from tera_desktop.core.watch import FolderWatcher
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
@@ -339,6 +340,7 @@ class MainWindow(QMainWindow):
                 if Path(folder).is_dir():
                     self.add_paths([folder], sync=True)
                 else:
+                    self.memory.set_folder_state(folder, "missing")
                     self.notify(f"The watched folder {folder} is missing.", error=True)
 
     @Slot(str)
@@ -560,7 +562,7 @@ class MainWindow(QMainWindow):
     def _show_memories(self, result: dict[str, Any]) -> None:
         self.memory.set_memories(result["facts"], result["documents"])
         self.memory_count = int(result["count"])
-        self.count_label.setText(f"{self.memory_count} memories")
+        self.count_label.setText(plural(self.memory_count, "memory", "memories"))
         self.memories_changed.emit(self.memory_count)
 
     @Slot(str)
@@ -631,7 +633,10 @@ class MainWindow(QMainWindow):
         if n == 0:
             self.notify("There is nothing to forget.")
             return
-        text = f"Forget all {n} memories (facts and document chunks)? This cannot be undone."
+        text = (
+            f"Forget everything Tera remembers ({plural(n, 'memory', 'memories')}: facts and "
+            "document chunks)? This cannot be undone."
+        )
         if not self.confirm("Forget everything", text):
             return
         self.run_worker(
@@ -640,8 +645,10 @@ class MainWindow(QMainWindow):
 
     def _on_forgotten(self, result: Any) -> None:
         redacted = getattr(result, "redacted", 0)
-        note = f"; {redacted} saved chat(s) that quoted it were redacted" if redacted else ""
-        self.notify(f"Forgotten ({result.removed} chunks){note}.")
+        were = "was" if redacted == 1 else "were"
+        chats = plural(redacted, "saved chat")
+        note = f"; {chats} that quoted it {were} redacted" if redacted else ""
+        self.notify(f"Forgotten ({plural(result.removed, 'chunk')}){note}.")
         if (
             redacted
             and not self.session.busy
@@ -673,9 +680,11 @@ class MainWindow(QMainWindow):
         if self._ingest_worker is not None:
             self._ingest_queue.append((paths, sync))
             if not quiet:
-                self.notify(f"Queued {len(paths)} item(s); they are added after the current ones.")
+                self.notify(f"Queued {plural(len(paths), 'item')}: added after the current work.")
             return
         self.memory.set_ingesting(True)
+        for path in paths if sync else ():  # a watched folder being synced says so
+            self.memory.set_folder_state(path, "syncing")
         self._ingest_worker = self.run_worker(
             "ingest",
             lambda cancel: self.engine.upload(paths, cancel=cancel, sync=sync),

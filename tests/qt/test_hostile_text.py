@@ -1,7 +1,7 @@
 """Hostile text in every widget that shows memory text: nothing is interpreted, loaded or opened.
 
 Memories, file names, error messages quoting them and model output are fed to the memory sidebar
-(tree rows and their tooltips, the activity list), the Forget confirmation, the status bar, the
+(tree rows and their tooltips, the per-file log), the Forget confirmation, the status bar, the
 model label and the chat (answer, source chips and their tooltips, the source panel, the error
 line). Each string is shown *and painted*, and every tooltip is actually popped up.
 
@@ -239,7 +239,10 @@ def test_memory_panel_shows_hostile_memories_as_text(qtbot: QtBot, hostile: list
         for fact, item in zip(facts, items, strict=False):
             assert item.text(0) == safe_text.one_line(fact.text)
             assert _shows_exactly(item.toolTip(0), fact.text), fact.text[:60]
-        rows = [panel.activity.item(i) for i in range(panel.activity.count())]
+        log = panel.ingest.show_log()  # the per-file log, behind "Details"
+        listed = [log.log_list.item(i) for i in range(log.log_list.count())]
+        rows = [row for row in listed if row.data(Qt.ItemDataRole.UserRole) != "run"]
+        assert len(rows) == len(hostile)
         for item in items:
             assert len(item.text(0)) <= safe_text.LINE_LIMIT
             assert item.toolTip(0).startswith("<qt>") and "<img" not in item.toolTip(0)
@@ -247,10 +250,12 @@ def test_memory_panel_shows_hostile_memories_as_text(qtbot: QtBot, hostile: list
             assert len(row.text()) <= safe_text.LINE_LIMIT
             assert row.toolTip().startswith("<qt>") and "<img" not in row.toolTip()
         _settle(qtbot, panel)
+        _settle(qtbot, log)
         for item in items:
             _pop_tooltip(qtbot, panel.tree.viewport(), item.toolTip(0))
         for row in rows:
-            _pop_tooltip(qtbot, panel.activity.viewport(), row.toolTip())
+            _pop_tooltip(qtbot, log.log_list.viewport(), row.toolTip())
+        log.close()
         # the filter still searches the whole text, not the shortened row
         panel.filter_edit.setText("styled")
         assert panel.visible_texts()[0].endswith("styled")

@@ -167,8 +167,8 @@ def test_forget_one_and_forget_all(qtbot, make_window, monkeypatch) -> None:  # 
         qtbot.mouseClick(window.memory.forget_button, Qt.MouseButton.LeftButton)
     assert window.memory_count == 1 and "Forget the fact" in asked[0]
     with qtbot.waitSignal(window.memories_changed, timeout=30_000):
-        qtbot.mouseClick(window.memory.forget_all_button, Qt.MouseButton.LeftButton)
-    assert "Forget all 1 memories" in asked[1]
+        window.memory.forget_all_action.trigger()  # the sidebar's ⋯ menu: Forget everything…
+    assert "Forget everything Tera remembers (1 memory:" in asked[1]
     assert window.memory_count == 0 and window.memory.visible_texts() == []
 
 
@@ -176,7 +176,7 @@ def test_declining_to_forget_keeps_everything(qtbot, make_window, monkeypatch) -
     window = make_window()
     monkeypatch.setattr(window, "confirm", lambda title, text: False)
     remember(qtbot, window, "my cat is blue")
-    qtbot.mouseClick(window.memory.forget_all_button, Qt.MouseButton.LeftButton)
+    window.memory.forget_all_action.trigger()
     qtbot.wait(200)
     assert window.engine.count() == 1
 

@@ -18,8 +18,12 @@ def remember(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def details(window) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    root = window.memory.facts_root
-    return {root.child(i).text(0): root.child(i).text(1) for i in range(root.childCount())}
+    """Each fact's text → "fact", or "fact · superseded" for one shown as replaced."""
+    return {
+        row.text: "fact · superseded" if row.status == "superseded" else "fact"
+        for row in window.memory.rows()
+        if row.kind == "fact"
+    }
 
 
 def test_a_replaced_fact_is_shown_superseded_and_undo_keeps_both(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
