@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from tera_desktop.core.assistant import Source
 from tera_desktop.core.ingest.formats.audio import format_time
 from tera_desktop.core.store import KIND_DOCUMENT
+from tera_desktop.ui.empty_state import EmptyState
 from tera_desktop.ui.markdown import SafeTextBrowser
 from tera_desktop.ui.safe_text import clip, one_line, tooltip
 from tera_desktop.ui.source_viewer import SourceViewer
@@ -45,7 +46,6 @@ ROLE_NOTICE = "notice"
 ROLES = (ROLE_USER, ROLE_ASSISTANT, ROLE_NOTICE)
 
 ASK_PLACEHOLDER = "Ask Tera…"
-EMPTY_HINT = "Ask anything you taught Tera. Drop files anywhere to add them."
 NO_MEMORY_NOTE = "No memory matched this question."
 STOPPED_TEXT = "Stopped"
 RENDER_INTERVAL_MS = 40  # while streaming, Markdown is re-rendered at most this often
@@ -688,12 +688,9 @@ class ChatView(QScrollArea):
         self._layout = QVBoxLayout(self._page)
         self._layout.setContentsMargins(16, 14, 16, 14)
         self._layout.setSpacing(10)
-        self._hint = QLabel(EMPTY_HINT, self._page)
-        self._hint.setObjectName("emptyHint")
-        self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._hint.setWordWrap(True)
+        self._hint = EmptyState(self._page)  # what to do first, while nothing is asked
         self._layout.addStretch(1)
-        self._layout.addWidget(self._hint)
+        self._layout.addWidget(self._hint, 0, Qt.AlignmentFlag.AlignHCenter)
         self._layout.addStretch(2)
         self.setWidget(self._page)
 
@@ -703,7 +700,7 @@ class ChatView(QScrollArea):
         self._apply_style()
 
     @property
-    def empty_hint(self) -> QLabel:
+    def empty_hint(self) -> EmptyState:
         return self._hint
 
     def messages(self) -> list[MessageView]:
@@ -966,7 +963,6 @@ class ChatPanel(QWidget):
 
 
 __all__ = [
-    "EMPTY_HINT",
     "NO_MEMORY_NOTE",
     "ROLE_ASSISTANT",
     "ROLE_NOTICE",

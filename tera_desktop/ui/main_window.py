@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         self.memory.add_folder_requested.connect(self._on_add_folder_requested)
         self.memory.stop_ingest_requested.connect(self._on_stop_ingest_requested)
         self.chat.open_source_requested.connect(self._on_open_source_requested)
+        self.chat.chat_view.empty_hint.step_requested.connect(self._on_first_step_requested)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -252,6 +253,17 @@ class MainWindow(QMainWindow):
         settings = replace(self.settings, theme=choice)
         save_settings(self.paths, settings)
         self.settings = self.engine.settings = settings
+
+    @Slot(str)
+    def _on_first_step_requested(self, step: str) -> None:
+        """A button of the empty chat's "what to do first" (ui/empty_state.py)."""
+        if step == "remember":
+            self.sidebar.setCurrentWidget(self.memory)
+            self.memory.remember_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+        elif step == "add_files":
+            self._on_add_files_requested()
+        else:
+            self.focus_question()
 
     @Slot()
     def bring_to_front(self) -> None:
@@ -563,6 +575,7 @@ class MainWindow(QMainWindow):
         self.memory.set_memories(result["facts"], result["documents"])
         self.memory_count = int(result["count"])
         self.count_label.setText(plural(self.memory_count, "memory", "memories"))
+        self.chat.chat_view.empty_hint.set_memory_count(self.memory_count)
         self.memories_changed.emit(self.memory_count)
 
     @Slot(str)

@@ -171,3 +171,31 @@ def test_bring_to_front_restores_a_minimized_window(make_window, qtbot) -> None:
     window.bring_to_front()
     assert not window.isMinimized()
     assert window.isVisible()
+
+
+def test_the_empty_chat_shows_what_to_do_first(make_window, qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    empty = window.chat.chat_view.empty_hint
+    assert empty.isVisible()
+    assert not empty.status.isVisible()  # nothing stored yet: no "Ask away"
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWindow() is not None, timeout=5000)
+    qtbot.mouseClick(empty.buttons["remember"], Qt.MouseButton.LeftButton)
+    assert window.memory.remember_edit.hasFocus()
+    qtbot.mouseClick(empty.buttons["ask"], Qt.MouseButton.LeftButton)
+    assert window.chat.input.hasFocus()
+    opened: list[str] = []
+    monkeypatch.setattr(
+        QFileDialog,
+        "getOpenFileNames",
+        lambda _p, _t, folder="", *_a, **_k: (opened.append(folder), ([], ""))[1],
+    )
+    qtbot.mouseClick(empty.buttons["add_files"], Qt.MouseButton.LeftButton)
+    assert opened == [str(Path.home())]
+    with qtbot.waitSignal(window.memories_changed, timeout=30_000):
+        window.memory.remember_requested.emit("The gate code is 4512.")
+    qtbot.waitUntil(lambda: window.memory_count == 1, timeout=30_000)
+    assert empty.status.isVisible() and empty.status.text() == "Tera holds 1 memory. Ask away."
+    with qtbot.waitSignal(window.answer_finished, timeout=60_000):
+        window.chat.question_asked.emit("What is the gate code?")
+    assert not empty.isVisible()
