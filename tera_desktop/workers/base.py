@@ -35,7 +35,7 @@ from typing import Any, Generic, Never, TypeVar, overload
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
-from tera_desktop.core.errors import Cancelled
+from tera_desktop.core.errors import Cancelled, TeraError
 
 log = logging.getLogger("tera.workers")
 _ids = itertools.count(1)
@@ -176,6 +176,9 @@ class Worker(QObject, Generic[Y, R]):
                 self.returned.emit(result)
         except Cancelled:
             self.aborted.emit()
+        except TeraError as exc:  # expected (a missing model, a full disk): one line is enough
+            log.warning("worker %s: %s", self.name, exc)
+            self.errored.emit(exc)
         except BaseException as exc:  # every error reaches the user through `errored`
             log.exception("worker %s failed", self.name)
             self.errored.emit(exc)
