@@ -407,7 +407,7 @@ class MessageView(QFrame):
         self._browser.setObjectName("messageText")
         self._browser.setAccessibleName(_ACCESSIBLE_TEXT[role])
         self._browser.link_activated.connect(self._on_link_activated)
-        self._browser.set_code_background(code_background(self.palette()))
+        self._browser.set_code_background(code_background(QApplication.palette()))
 
         self._stopped_marker = QLabel(f"■ {STOPPED_TEXT}", self)
         self._stopped_marker.setObjectName("stoppedMarker")
@@ -473,6 +473,9 @@ class MessageView(QFrame):
             self.finish()
 
     # -- text ----------------------------------------------------------------------------------
+
+    def set_code_background(self, color: QColor) -> None:
+        self._browser.set_code_background(color)
 
     def text(self) -> str:
         """The message exactly as written (Markdown source for answers)."""
@@ -767,10 +770,14 @@ class ChatView(QScrollArea):
             self._apply_style()
 
     def _apply_style(self) -> None:
-        sheet = chat_style_sheet(self.palette())
+        # the application's palette: a widget with a style sheet keeps its own copy of the old one
+        palette = QApplication.palette()
+        sheet = chat_style_sheet(palette)
         if sheet != self._style_key:  # setting a style sheet changes palettes: avoid a loop
             self._style_key = sheet
             self.setStyleSheet(sheet)
+            for view in self._messages:  # code blocks follow the theme too
+                view.set_code_background(code_background(palette))
 
     @Slot(int)
     def _on_scrolled(self, value: int) -> None:
@@ -866,6 +873,12 @@ class ChatPanel(QWidget):
         outer.addWidget(self._splitter)
         self.setFocusProxy(self._input)
         self._sync()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # the chat view has a style sheet, so Qt stops palette changes before it: pass them on
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._view._apply_style()
 
     @property
     def chat_view(self) -> ChatView:

@@ -30,7 +30,7 @@ def light_again():  # type: ignore[no-untyped-def]
     theme_module.theme_manager().apply("light")
 
 
-def test_theme_menu_switches_and_is_saved(make_window, paths: Paths, light_again) -> None:  # type: ignore[no-untyped-def]
+def test_theme_menu_switches_and_is_saved(make_window, qtbot, paths: Paths, light_again) -> None:  # type: ignore[no-untyped-def]
     window = make_window(start=False)
     assert set(window.theme_actions) == {"system", "light", "dark"}
     assert window.theme_actions["system"].isChecked()
@@ -39,9 +39,14 @@ def test_theme_menu_switches_and_is_saved(make_window, paths: Paths, light_again
     text = QApplication.palette().color(QPalette.ColorRole.Text)
     assert text.lightnessF() > 0.7  # light text on the dark background
     assert load_settings(paths).theme == "dark"
+    dark_base = QApplication.palette().color(QPalette.ColorRole.Base).name()
+    dark_page = f"#chatPage {{ background: {dark_base}; }}"
+    qtbot.waitUntil(lambda: dark_page in window.chat.chat_view.styleSheet(), timeout=5000)
     window.theme_actions["light"].trigger()
     assert not _window_is_dark()
     assert load_settings(paths).theme == "light"
+    light_page = "#chatPage { background: #ffffff; }"
+    qtbot.waitUntil(lambda: light_page in window.chat.chat_view.styleSheet(), timeout=5000)
 
 
 def test_a_saved_dark_theme_applies_at_start(
