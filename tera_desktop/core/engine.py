@@ -37,6 +37,7 @@ from tera_desktop.core.retrieval import retrieve
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.speech import SpeechSource
 from tera_desktop.core.store import (
+    KIND_DOCUMENT,
     DocumentInfo,
     FactInfo,
     Hit,
@@ -316,6 +317,18 @@ class Engine:
 
     def documents(self) -> list[DocumentInfo]:
         return self.store.list_documents()
+
+    def documents_containing(self, query: str, limit: int = 500) -> set[str]:
+        """The sources of documents whose stored text holds every word of ``query`` (the
+        sidebar's filter). Keyword search only: it needs no embedding model."""
+        words = query.casefold().split()
+        if not words:
+            return set()
+        store = self.store
+        hits = store.search(
+            [0.0] * store.dim, limit, kind=KIND_DOCUMENT, text=query, mode="keyword"
+        )
+        return {h.source for h in hits if all(w in h.text.casefold() for w in words)}
 
     def count(self, kind: str | None = None) -> int:
         return self.store.count(kind)

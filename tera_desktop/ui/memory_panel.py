@@ -25,6 +25,7 @@ from PySide6.QtCore import (
     QRect,
     QSize,
     Qt,
+    QTimer,
     Signal,
     Slot,
 )
@@ -73,6 +74,7 @@ ROLE_LABEL = Qt.ItemDataRole.UserRole + 2
 ROLE_META = Qt.ItemDataRole.UserRole + 3  # the muted line: date, chunks, kind, state
 ROLE_STATUS = Qt.ItemDataRole.UserRole + 4  # "", superseded, updated, failed, syncing, missing…
 ROLE_TITLE = Qt.ItemDataRole.UserRole + 5  # group rows: "Facts"
+TEXT_SEARCH_DELAY_MS = 250  # after the last key press, the filter also searches documents' text
 ROLE_COUNT = Qt.ItemDataRole.UserRole + 6  # group rows: "12", or "3 of 12" while filtering
 
 FACT, DOCUMENT, FOLDER = "fact", "document", "folder"
@@ -468,6 +470,9 @@ class MemoryPanel(QWidget):
     add_folder_requested = Signal()
     stop_ingest_requested = Signal()
     undo_replace_requested = Signal(str)  # the id of the newer fact: keep both facts current
+    # the filter's words, to look for inside documents' text (the window searches the store and
+    # answers with ``set_text_matches``); sent a moment after typing stops
+    text_search_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -481,6 +486,11 @@ class MemoryPanel(QWidget):
         self._keys: dict[int, list[tuple[str, str]]] = {}  # id(group) → its rows' keys
         self._items_by_key: dict[tuple[str, str], QTreeWidgetItem] = {}
         self._haystacks: dict[tuple[str, str], str] = {}
+        self._text_matches: set[str] = set()  # documents whose text holds the filter's words
+        self._text_search_timer = QTimer(self)
+        self._text_search_timer.setSingleShot(True)
+        self._text_search_timer.setInterval(TEXT_SEARCH_DELAY_MS)
+        self._text_search_timer.timeout.connect(self._on_text_search_due)
 
         self.remember_edit = QLineEdit(placeholderText="Remember a fact…")
         self.remember_edit.setObjectName("rememberEdit")
@@ -805,7 +815,9 @@ class MemoryPanel(QWidget):
             for key in keys:
                 item = self._items_by_key[key]
                 hay = self._haystacks.get(key, "")
-                match = all(w in hay for w in words)
+                match = all(w in hay for w in words) or (
+                    bool(words) and key[0] == DOCUMENT and key[1] in self._text_matches
+                )
                 if item.isHidden() == match:
                     item.setHidden(not match)
                 shown += match
@@ -940,8 +952,27 @@ class MemoryPanel(QWidget):
 
     @Slot(str)
     def _on_filter_changed(self, _text: str) -> None:
+        self._text_matches = set()  # they were for other words
         self._apply_filter()
         self._on_selection_changed()
+        if self.filter_edit.text().split():
+            self._text_search_timer.start()
+        else:
+            self._text_search_timer.stop()
+
+    @Slot()
+    def _on_text_search_due(self) -> None:
+        words = self.filter_edit.text().split()
+        if words:
+            self.text_search_requested.emit(" ".join(words))
+
+    def set_text_matches(self, query: str, sources: set[str]) -> None:
+        """Documents whose text holds every word of ``query`` are shown by the filter too (an
+        answer for older words than the filter's is ignored)."""
+        if " ".join(self.filter_edit.text().split()) != query:
+            return
+        self._text_matches = set(sources)
+        self._apply_filter()
 
     @Slot(QTreeWidgetItem, int)
     def _on_item_clicked(self, item: QTreeWidgetItem, _column: int) -> None:

@@ -371,3 +371,22 @@ def test_counts_agree_with_their_nouns(qtbot, make_window, monkeypatch) -> None:
         qtbot.mouseClick(window.memory.forget_button, Qt.MouseButton.LeftButton)
     assert window.statusBar().currentMessage() == "Forgotten (1 chunk)."
     assert window.count_label.text() == "1 memory"
+
+
+def test_the_filter_finds_documents_by_the_words_inside_them(
+    qtbot, make_window, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window()
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "visit.md").write_text("# Visit\n\nThe plumber Jansen comes on Friday morning.")
+    (folder / "shopping.txt").write_text("Milk, bread and apples.")
+    with qtbot.waitSignal(window.ingest_finished, timeout=60_000):
+        window.add_paths([str(folder)])
+    qtbot.waitUntil(lambda: len(window.memory.visible_texts()) >= 2, timeout=30_000)
+    window.memory.filter_edit.setText("plumber friday")  # in the text, not in any name
+    qtbot.waitUntil(lambda: window.memory.visible_texts() == ["visit.md"], timeout=10_000)
+    assert "Documents (1 of 2)" in window.memory.group_titles()
+    window.memory.filter_edit.setText("plumber tuesday")  # every word must be in it
+    qtbot.wait(600)  # the text search ran and found nothing
+    assert window.memory.visible_texts() == []
