@@ -527,7 +527,7 @@ def _check_disk(paths: Paths, model: CatalogModel, need: int) -> None:
             f"Not enough disk space to download {model.name}: it needs {_human(need)} "
             f"but only {_human(free)} is free in {paths.downloads}.",
             hint="Free some space and try again.",
-        )
+        ) from OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def _move_into_place(src: Path, dest: Path) -> None:

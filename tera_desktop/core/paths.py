@@ -45,6 +45,11 @@ class Paths:
         return self.cache / "downloads"
 
     @property
+    def pending_facts_file(self) -> Path:
+        """Facts typed before the embedding model was ready, stored once it is."""
+        return self.data / "pending-facts.json"
+
+    @property
     def log_file(self) -> Path:
         return self.logs / "tera.log"
 

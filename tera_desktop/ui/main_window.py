@@ -43,18 +43,15 @@ from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
 from tera_desktop.core.ingest import FileResult, IngestProgress
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.pending_facts import PendingFacts
 from tera_desktop.core.session import ChatSession
-from tera_desktop.core.settings import (
-    DEFAULT_EMBEDDING_MODEL,
-    DEFAULT_LLM_MODEL,
-    Settings,
-    save_settings,
-)
+from tera_desktop.core.settings import Settings, save_settings
 from tera_desktop.core.units import plural
 from tera_desktop.core.watch import FolderWatcher
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
 from tera_desktop.ui.conversation_list import ConversationList
+from tera_desktop.ui.first_run import FirstRunDialog
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.open_file import open_file, open_folder
 from tera_desktop.ui.safe_text import (
@@ -100,9 +97,15 @@ class MainWindow(QMainWindow):
         self.llm_state = LLM_NOT_LOADED
         self.llm_error = ""
         self.memory_count = 0
-        self.setup_dialog: QWidget | None = None
-        self._setup_model: Any = None
-        self._setup_pending: list[tuple[str, str]] = []
+        self.setup_dialog: FirstRunDialog | None = None
+        self._setup_models: dict[str, Any] = {}  # kind → the catalog model the setup offers
+        self._setup_ready: dict[str, str] = {}  # kind → a model made ready, not put to use yet
+        self._embedding_ready = False  # until it is, typed facts wait in pending_facts
+        self._embedding_missing = False
+        self.pending_facts = PendingFacts(paths.pending_facts_file)
+        self._storing_pending = False
+        self._pending_stored = 0
+        self._pending_failed = False
         self._ingest_worker: Worker | None = None
         self._ingest_queue: list[tuple[list[str], bool]] = []
         self._watch_bridge = _WatchBridge(self)
@@ -306,18 +309,44 @@ class MainWindow(QMainWindow):
 
     # ---- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
-        """Load the memory and the models in the background (the window is already shown)."""
+        """Load the memory and the models in the background (the window is already shown).
+
+        The memory is listed even when the embedding model is missing (listing and forgetting
+        need no model); missing models open the one setup dialog, and facts typed meanwhile wait
+        in ``pending_facts`` until the embedding model is ready."""
+        from tera_desktop.core.providers import ENGINE_LOCAL, generator_kind
+
+        self._embedding_ready = False
         self.notify("Opening your memory…")
 
         def opening(_cancel: threading.Event) -> dict[str, Any]:
-            self.engine.embedding_spec()
-            count = self.engine.count()
-            self.engine.embedder  # noqa: B018 - load the embedding model now, not on first use
+            missing: dict[str, str] = {}
+            try:
+                self.engine.embedding_spec()
+            except ModelMissingError as exc:
+                missing["embedding"] = str(exc)
+            if generator_kind(self.engine.settings) == ENGINE_LOCAL:
+                try:
+                    self.engine.llm_path()
+                except ModelMissingError as exc:
+                    missing["llm"] = str(exc)
+                except TeraError:
+                    pass  # an unknown model: loading the language model says so
+            try:
+                count = self.engine.count()
+                facts, documents = self.engine.facts(), self.engine.documents()
+            except ModelMissingError:
+                if "embedding" not in missing:
+                    raise
+                count, facts, documents = 0, [], []  # a new memory: nothing to list yet
+            if "embedding" not in missing:
+                self.engine.embedder  # noqa: B018 - load the embedding model now, not on first use
             return {
                 "conversation": self.session.restore_last(),
-                "facts": self.engine.facts(),
-                "documents": self.engine.documents(),
+                "facts": facts,
+                "documents": documents,
                 "count": count,
+                "missing": missing,
             }
 
         self.run_worker("open", opening, returned=self._on_opened, errored=self._on_open_failed)
@@ -330,8 +359,63 @@ class MainWindow(QMainWindow):
             self.chat_controller.show(conversation)
         else:
             self.chat_controller.refresh_list()
+        missing: dict[str, str] = result.get("missing", {})
+        for kind in ("embedding", "llm"):
+            if kind in missing:
+                self._offer_model_setup(kind, missing[kind])
+        if self.setup_dialog is not None:  # a new user is welcomed; one with memories is not
+            self.setup_dialog.set_welcome(self.memory_count == 0)
+        if "embedding" in missing:
+            self._embedding_missing = True
+            self._show_pending_facts()
+            self.notify(self._waiting_text())
+            return
+        self._on_embedding_ready()
+
+    def _on_embedding_ready(self) -> None:
+        """The embedding model is loaded: store the facts that waited, sync watched folders."""
+        self._embedding_ready = True
+        self._embedding_missing = False
         self.notify("Ready.", timeout_ms=3000)
+        self._store_pending_facts()
         self._start_watching(catch_up=True)
+
+    def _open_embedding(self) -> None:
+        """The embedding model is on this computer now: load it, then go on as after start-up."""
+        self.notify("Loading the embedding model…")
+
+        def opening(_cancel: threading.Event) -> dict[str, Any]:
+            self.engine.embedding_spec()
+            self.engine.embedder  # noqa: B018 - load it here, not on the first fact
+            return {
+                "facts": self.engine.facts(),
+                "documents": self.engine.documents(),
+                "count": self.engine.count(),
+            }
+
+        self.run_worker(
+            "open-embedding",
+            opening,
+            returned=self._on_embedding_opened,
+            errored=self._on_open_failed,
+        )
+
+    def _on_embedding_opened(self, result: dict[str, Any]) -> None:
+        self._show_memories(result)
+        self._on_embedding_ready()
+
+    def _waiting_text(self) -> str:
+        from tera_desktop.core.units import plural
+
+        n = len(self.pending_facts)
+        if n == 1:
+            return "The fact you typed waits for the embedding model; it is added once it is ready."
+        if n:
+            return (
+                f"{plural(n, 'fact')} you typed wait for the embedding model; they are added once "
+                "it is ready."
+            )
+        return "Tera needs its embedding model to add and search memories."
 
     # ---- watched folders -------------------------------------------------------------------
     def _start_watching(self, *, catch_up: bool) -> None:
@@ -387,8 +471,10 @@ class MainWindow(QMainWindow):
 
     def _on_open_failed(self, exc: object) -> None:
         if isinstance(exc, ModelMissingError):
-            self.notify(str(exc), error=True)
+            self._embedding_ready = False
+            self._embedding_missing = True
             self._offer_model_setup("embedding", str(exc))
+            self.notify(self._waiting_text())
             return
         if isinstance(exc, StoreError):
             self.notify(str(exc), error=True)
@@ -451,27 +537,82 @@ class MainWindow(QMainWindow):
         self.llm_state_changed.emit(state)
 
     def _offer_model_setup(self, kind: str, reason: str) -> None:
-        from tera_desktop.core import models
-        from tera_desktop.ui.setup_dialog import ModelSetupDialog
+        """Show the one setup dialog for every missing model: a model found missing while it is
+        open joins it. ``reason`` (which may name terminal commands) goes to the log only."""
+        from tera_desktop.core.model_setup import model_for
 
         if self._closing:
             return
-        if self.setup_dialog is not None:  # one dialog at a time: this one comes next
-            if self.setup_dialog.property("model_kind") != kind and all(
-                k != kind for k, _ in self._setup_pending
-            ):
-                self._setup_pending.append((kind, reason))
+        log.info("model setup: the %s model is missing: %s", kind, reason)
+        configured = self.settings.llm_model if kind == "llm" else self.settings.embedding_model
+        model = model_for(kind, configured)
+        self._setup_models[kind] = model
+        dialog = self.setup_dialog
+        if dialog is not None:
+            dialog.need(kind, model)
             return
-        name = self.settings.llm_model if kind == "llm" else self.settings.embedding_model
-        if name not in models.CATALOG:
-            name = DEFAULT_LLM_MODEL if kind == "llm" else DEFAULT_EMBEDDING_MODEL
-        model = models.get_model(name)
-        dialog = ModelSetupDialog(self.paths, model, reason, self.workers, self)
-        self._setup_model = model
+        welcome = self.memory_count == 0 and not self.paths.store.exists()  # until counted
+        dialog = FirstRunDialog(self.paths, self.workers, self, welcome=welcome)
+        dialog.model_ready.connect(self._on_setup_model_ready)
+        dialog.busy_changed.connect(self._on_setup_busy_changed)
         dialog.finished.connect(self._on_setup_finished)
-        dialog.setProperty("model_kind", kind)
         self.setup_dialog = dialog
-        dialog.open()
+        dialog.need(kind, model)
+        dialog.show()  # modeless: the memory stays listed, and forget works, behind it
+
+    def show_model_setup(self) -> None:
+        """Open the model setup again (e.g. from a menu) for the models still missing."""
+        if self.setup_dialog is not None:
+            self.setup_dialog.raise_()
+            self.setup_dialog.activateWindow()
+            return
+        if self._embedding_missing:
+            self._offer_model_setup("embedding", "asked for by the user")
+        if self.llm_state == LLM_MISSING:
+            self._offer_model_setup("llm", self.llm_error)
+
+    @Slot(str, str)
+    def _on_setup_model_ready(self, kind: str, path: str) -> None:
+        self._setup_ready[kind] = path
+        self._apply_setup_models()
+
+    @Slot(bool)
+    def _on_setup_busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self._apply_setup_models()
+
+    def _apply_setup_models(self) -> None:
+        """Put the models the setup made ready to use: one the settings already name is loaded
+        at once (the embedding model while the language model still downloads); a different
+        one (the user's own files) is saved in the settings when the setup closes, all in one
+        change, since new settings reopen Tera and stop the work under way."""
+        from tera_desktop.core import models
+
+        if self._closing or not self._setup_ready:
+            return
+        changes: dict[str, Any] = {}
+        same: list[str] = []
+        for kind, path in self._setup_ready.items():
+            model = self._setup_models.get(kind)
+            installed = models.installed_path(self.paths, model) if model is not None else None
+            value = model.name if model and installed and Path(installed) == Path(path) else path
+            field = "llm_model" if kind == "llm" else "embedding_model"
+            if getattr(self.settings, field) == value:
+                same.append(kind)
+            else:
+                changes[field] = value
+        if changes and self.setup_dialog is not None:
+            for kind in same:  # the rest waits for the setup to close
+                del self._setup_ready[kind]
+        else:
+            self._setup_ready.clear()
+            if changes:
+                self.apply_settings(replace(self.settings, **changes))  # reopens: loads both
+                return
+        if "embedding" in same:
+            self._open_embedding()
+        if "llm" in same:
+            self.load_llm()
 
     @Slot(int)
     def _on_setup_finished(self, result: int) -> None:
@@ -479,28 +620,16 @@ class MainWindow(QMainWindow):
         self.setup_dialog = None
         if dialog is None or self._closing:
             return
-        kind = dialog.property("model_kind")
-        path = dialog.chosen_path() if result else None  # type: ignore[attr-defined]
+        waiting = [kind for kind in dialog.kinds() if not dialog.row(kind).ready]
         dialog.deleteLater()
-        if self._setup_pending:  # e.g. the language model, missing too
-            QTimer.singleShot(0, lambda: self._offer_model_setup(*self._setup_pending.pop(0)))
-        if not path:
-            if kind == "llm":
-                self.notify("No language model yet: Tera will show matching memories instead.")
-            return
-        from tera_desktop.core import models
-
-        field = "llm_model" if kind == "llm" else "embedding_model"
-        model = self._setup_model
-        installed = models.installed_path(self.paths, model)
-        value = model.name if installed and Path(installed) == Path(path) else str(path)
-        if getattr(self.settings, field) == value:  # same setting, the files are there now
-            if kind == "llm":
-                self.load_llm()
-            else:
-                self.start()
-            return
-        self.apply_settings(replace(self.settings, **{field: value}))
+        self._apply_setup_models()
+        if "embedding" in waiting:
+            self.notify(
+                "No embedding model yet: your memories are listed, and facts you type wait "
+                "until it is ready."
+            )
+        elif "llm" in waiting:
+            self.notify("No language model yet: Tera will show matching memories instead.")
 
     # ---- settings --------------------------------------------------------------------------------
     _HEAVY_SETTINGS = (
@@ -580,9 +709,106 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_remember_requested(self, text: str) -> None:
+        if not self._embedding_ready or self.pending_facts or self._storing_pending:
+            self._keep_fact(text)  # stored in order once the embedding model is ready
+            return
         self.run_worker(
-            "remember", lambda _c: self.engine.remember(text), returned=self._on_remembered
+            "remember",
+            lambda _c: self.engine.remember(text),
+            returned=self._on_remembered,
+            errored=lambda exc: self._on_remember_failed(text, exc),
         )
+
+    def _on_remember_failed(self, text: str, exc: object) -> None:
+        if isinstance(exc, ModelMissingError):  # the model went missing: the fact waits
+            self._embedding_ready = False
+            self._embedding_missing = True
+            self._keep_fact(text)
+            self._offer_model_setup("embedding", str(exc))
+            return
+        self._on_worker_error(exc)
+
+    # ---- facts typed before the embedding model is ready -----------------------------------
+    def _keep_fact(self, text: str) -> None:
+        """Keep ``text`` (on disk too) until the embedding model can store it: nothing typed is
+        dropped, not even when Tera is closed before the model is ready."""
+        try:
+            self.pending_facts.add(text)
+        except OSError as exc:
+            log.warning("cannot save a waiting fact in %s: %s", self.pending_facts.path, exc)
+            self.notify(
+                "Kept until the model is ready, but it could not be saved on disk: keep Tera "
+                "open until then.",
+                error=True,
+            )
+        else:
+            if not self._embedding_ready:
+                self.notify("Saved — it will be added to memory when the model is ready.")
+        self._show_pending_facts()
+        self._store_pending_facts()
+
+    def _show_pending_facts(self) -> None:
+        """Let the sidebar show the waiting facts, if it can."""
+        show = getattr(self.memory, "set_pending_facts", None)
+        if callable(show):
+            show(self.pending_facts.texts())
+
+    def _store_pending_facts(self) -> None:
+        """Store the waiting facts, oldest first (the embedding model is ready)."""
+        if (
+            self._storing_pending
+            or not self.pending_facts
+            or not self._embedding_ready
+            or self._closing
+        ):
+            return
+        texts = self.pending_facts.texts()
+        self._storing_pending = True
+        self._pending_failed = False
+
+        def storing(cancel: threading.Event) -> Any:
+            for text in texts:
+                if cancel.is_set():
+                    return
+                yield text, self.engine.remember(text)
+
+        self.run_worker(
+            "remember-waiting",
+            storing,
+            yielded=self._on_pending_fact_stored,
+            errored=self._on_pending_facts_failed,
+            finished=self._on_pending_facts_done,
+        )
+
+    def _on_pending_fact_stored(self, item: Any) -> None:
+        text, result = item
+        self.pending_facts.remove_first(text)
+        self._pending_stored += 1
+        replaces = getattr(result, "replaces", None)
+        if replaces is not None:
+            self.memory.show_replaced(result.id, replaces.text)
+        self._show_pending_facts()
+
+    def _on_pending_facts_failed(self, exc: object) -> None:
+        self._pending_failed = True
+        if isinstance(exc, ModelMissingError):
+            self._embedding_ready = False
+            self._embedding_missing = True
+            self._offer_model_setup("embedding", str(exc))
+            return
+        self._on_worker_error(exc)
+
+    def _on_pending_facts_done(self) -> None:
+        from tera_desktop.core.units import plural
+
+        self._storing_pending = False
+        stored, self._pending_stored = self._pending_stored, 0
+        if stored:
+            what = "the fact" if stored == 1 else f"the {plural(stored, 'fact')}"
+            self.notify(f"Remembered {what} you typed while the model was getting ready.")
+            self.refresh_memories()
+        if self.pending_facts and not self._pending_failed:  # typed while these were stored
+            self._store_pending_facts()
 
     def _on_remembered(self, result: Any) -> None:
         replaces = getattr(result, "replaces", None)

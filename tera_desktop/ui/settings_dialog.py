@@ -124,6 +124,7 @@ class SettingsDialog(QDialog):
             "your facts and documents again."
         )
         embedding_note.setWordWrap(True)
+        embedding_note.setTextFormat(Qt.TextFormat.PlainText)
 
         self.speech_combo = QComboBox()
         self.speech_combo.setEditable(True)  # a catalog name or a local model folder
@@ -226,6 +227,7 @@ class SettingsDialog(QDialog):
         self.error_label.setObjectName("errorLabel")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #c62828;")
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # it may quote a path or an error
         self.error_label.hide()
 
         self.button_box = QDialogButtonBox(

@@ -1,81 +1,28 @@
-"""The model-setup dialog (download with progress, cancel, resume, choose a file or folder, close
-while downloading) against the local fake hub, and the settings dialog. Offscreen; no network."""
+"""The settings dialog (models, browse for files, invalid values, data folder), and the wording
+of download progress. The model setup is tested in test_first_run.py. Offscreen; no network."""
 
 from __future__ import annotations
 
-import hashlib
-import random
 import shutil
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hub_server import Hub
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from tera_desktop.core import models
-from tera_desktop.core.models import CatalogModel, ModelFile
+from tera_desktop.core.model_setup import format_duration, format_size, progress_text
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
 from tera_desktop.ui import settings_dialog as settings_mod
-from tera_desktop.ui import setup_dialog as setup_mod
 from tera_desktop.ui.settings_dialog import BROWSE_TEXT, SettingsDialog
-from tera_desktop.ui.setup_dialog import (
-    ModelSetupDialog,
-    format_duration,
-    format_size,
-    progress_text,
-)
-from tera_desktop.workers.base import WorkerManager
 
 # The offscreen platform says this on every show(); it is not a problem in Tera.
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")
 
 SIZE = 1_000_000
-REASON = "The model tiny-llm is not installed."
 LEFT = Qt.MouseButton.LeftButton
-
-
-def _worker_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("tera-worker-") and t.is_alive()]
-
-
-@pytest.fixture
-def workers(qtbot) -> Iterator[WorkerManager]:  # type: ignore[no-untyped-def]
-    manager = WorkerManager()
-    yield manager
-    assert manager.shutdown(10)
-
-
-@pytest.fixture
-def fake_llm(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> tuple[CatalogModel, bytes]:
-    """A 1 MB "GGUF" on the fake hub, with its sha256, and TERA_HUB_URL pointing at the hub."""
-    data = b"GGUF" + random.Random(7).randbytes(SIZE - 4)
-    hub.add("test/tiny-GGUF", "tiny.Q4_K_M.gguf", data)
-    monkeypatch.setenv("TERA_HUB_URL", hub.base_url)
-    model = CatalogModel(
-        name="tiny-llm",
-        kind="llm",
-        repo="test/tiny-GGUF",
-        files=(ModelFile("tiny.Q4_K_M.gguf", SIZE, hashlib.sha256(data).hexdigest()),),
-        description="A tiny random model for tests.",
-    )
-    return model, data
-
-
-@pytest.fixture
-def fake_embedding() -> CatalogModel:
-    return CatalogModel(
-        name="test/tiny-embed",
-        kind="embedding",
-        repo="test/tiny-embed",
-        files=(ModelFile("model.onnx", 1000, None), ModelFile("tokenizer.json", 10, None)),
-        dim=8,
-        model_file="model.onnx",
-    )
 
 
 class FakeFileDialog:
@@ -98,20 +45,8 @@ class FakeFileDialog:
 @pytest.fixture
 def file_dialog(monkeypatch: pytest.MonkeyPatch) -> type[FakeFileDialog]:
     fake = type("FileDialog", (FakeFileDialog,), {"answer": "", "calls": 0})
-    monkeypatch.setattr(setup_mod, "QFileDialog", fake)
     monkeypatch.setattr(settings_mod, "QFileDialog", fake)
     return fake
-
-
-def _dialog(qtbot, paths: Paths, model: CatalogModel, workers: WorkerManager) -> ModelSetupDialog:  # type: ignore[no-untyped-def]
-    dialog = ModelSetupDialog(paths, model, REASON, workers)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    return dialog
-
-
-def _part(paths: Paths, model: CatalogModel) -> Path:
-    return models._part_path(paths, model, model.files[0])
 
 
 # ---- wording ------------------------------------------------------------------------------------
@@ -130,232 +65,6 @@ def test_progress_wording() -> None:
     assert format_size(2_019_377_696) == "2.0 GB"
     assert format_duration(40) == "40 s"
     assert format_duration(3900) == "1 h 5 min"
-
-
-# ---- the model-setup dialog ---------------------------------------------------------------------
-
-
-def test_download_shows_progress_and_accepts(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    hub: Hub,
-    fake_llm: tuple[CatalogModel, bytes],
-    workers: WorkerManager,
-) -> None:
-    model, data = fake_llm
-    dialog = _dialog(qtbot, paths, model, workers)
-    assert dialog.windowTitle() == "Language model needed"
-    assert dialog.reason_label.text() == REASON
-    assert dialog.download_button.text() == "Download tiny-llm (1.0 MB)"
-    assert dialog.choose_button.text() == "Choose a file…"
-    assert not dialog.cancel_button.isVisible()
-    assert not dialog.error_label.isVisible()
-
-    with qtbot.waitSignal(dialog.accepted, timeout=30_000):
-        qtbot.mouseClick(dialog.download_button, LEFT)
-        assert dialog.busy
-        assert dialog.cancel_button.isVisible() and not dialog.download_button.isEnabled()
-
-    assert dialog.result() == QDialog.DialogCode.Accepted
-    installed = models.installed_path(paths, model)
-    assert installed is not None and dialog.chosen_path() == installed
-    assert installed.read_bytes() == data
-    assert dialog.progress_label.text() == "1.0 MB of 1.0 MB"
-    assert dialog.progress_bar.value() == dialog.progress_bar.maximum()
-    assert hub.ranges() == [None]
-    assert not _worker_threads()
-
-
-def test_broken_download_is_shown_and_cancel_keeps_the_part_and_resume_completes(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    hub: Hub,
-    fake_llm: tuple[CatalogModel, bytes],
-    workers: WorkerManager,
-) -> None:
-    model, data = fake_llm
-    part = _part(paths, model)
-    dialog = _dialog(qtbot, paths, model, workers)
-
-    # 1. the connection breaks off after 400 KB: a plain-words error, the bytes are kept
-    hub.cut_after = 400_000
-    qtbot.mouseClick(dialog.download_button, LEFT)
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=30_000)
-    assert dialog.isVisible()
-    assert dialog.error_label.isVisible()
-    assert "broke off" in dialog.error_label.text() or "closed" in dialog.error_label.text()
-    assert "try again" in dialog.error_label.text()
-    assert part.stat().st_size == 400_000
-    assert dialog.download_button.text() == "Resume download of tiny-llm (600 KB left)"
-    assert dialog.download_button.isEnabled() and dialog.choose_button.isEnabled()
-    assert "400 KB of 1.0 MB kept" in dialog.progress_label.text()
-
-    # 2. resume, and cancel while it is under way (the hub holds its answer until released)
-    hub.stalling = True
-    qtbot.mouseClick(dialog.download_button, LEFT)
-    assert not dialog.error_label.isVisible()
-    qtbot.waitUntil(lambda: len(hub.requests) == 2, timeout=30_000)
-    qtbot.mouseClick(dialog.cancel_button, LEFT)
-    assert dialog.progress_label.text() == "Stopping the download…"
-    assert not dialog.cancel_button.isEnabled()
-    hub.stall.set()
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=30_000)
-    assert dialog.isVisible() and not dialog.error_label.isVisible()
-    assert dialog.progress_label.text().startswith("Download paused. 400 KB of 1.0 MB kept")
-    assert dialog.download_button.text().startswith("Resume download")
-    assert not dialog.cancel_button.isVisible()
-    assert part.stat().st_size == 400_000
-    assert models.installed_path(paths, model) is None
-
-    # 3. "Not now"; a later dialog offers to resume, and resuming completes
-    with qtbot.waitSignal(dialog.rejected):
-        qtbot.mouseClick(dialog.not_now_button, LEFT)
-    later = _dialog(qtbot, paths, model, workers)
-    assert later.download_button.text() == "Resume download of tiny-llm (600 KB left)"
-    assert later.progress_label.text() == "400 KB of 1.0 MB already downloaded."
-    with qtbot.waitSignal(later.accepted, timeout=30_000):
-        qtbot.mouseClick(later.download_button, LEFT)
-    assert hub.ranges()[-1] == "bytes=400000-"
-    assert later.chosen_path() == models.installed_path(paths, model)
-    assert later.chosen_path().read_bytes() == data  # type: ignore[union-attr]
-    assert not part.exists()
-
-
-def test_server_error_is_shown_in_the_dialog(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    hub: Hub,
-    fake_llm: tuple[CatalogModel, bytes],
-    workers: WorkerManager,
-) -> None:
-    model, _ = fake_llm
-    hub.fail_status = 404
-    dialog = _dialog(qtbot, paths, model, workers)
-    qtbot.mouseClick(dialog.download_button, LEFT)
-    qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=30_000)
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=30_000)
-    text = dialog.error_label.text()
-    assert "Could not download tiny.Q4_K_M.gguf for tiny-llm" in text
-    assert "HTTP 404" in text and "Traceback" not in text
-    assert dialog.isVisible() and dialog.result() == 0
-    assert dialog.download_button.text() == "Download tiny-llm (1.0 MB)"
-    assert dialog.download_button.isEnabled()
-
-
-def test_closing_while_downloading_cancels_and_leaves_no_thread(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    hub: Hub,
-    fake_llm: tuple[CatalogModel, bytes],
-    workers: WorkerManager,
-) -> None:
-    model, _ = fake_llm
-    dialog = _dialog(qtbot, paths, model, workers)
-    hub.stalling = True
-    qtbot.mouseClick(dialog.download_button, LEFT)
-    qtbot.waitUntil(lambda: len(hub.requests) == 1, timeout=30_000)
-    assert _worker_threads()
-
-    with qtbot.waitSignal(dialog.rejected, timeout=30_000):
-        dialog.close()  # the window's close button
-        # it stays up, stopping, until the worker has ended
-        assert dialog.isVisible()
-        assert dialog.progress_label.text() == "Stopping the download…"
-        assert not dialog.not_now_button.isEnabled()
-        hub.stall.set()
-
-    assert not dialog.isVisible()
-    assert dialog.result() == QDialog.DialogCode.Rejected
-    assert dialog.chosen_path() is None
-    assert not _worker_threads()
-    assert not workers.active()
-    assert models.installed_path(paths, model) is None
-
-
-def test_choosing_an_invalid_file_shows_why_and_stays_open(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    tmp_path: Path,
-    fake_llm: tuple[CatalogModel, bytes],
-    workers: WorkerManager,
-    file_dialog: type[FakeFileDialog],
-) -> None:
-    model, _ = fake_llm
-    bad = tmp_path / "notes.gguf"
-    bad.write_bytes(b"PK\x03\x04 this is a zip, not a model")
-    dialog = _dialog(qtbot, paths, model, workers)
-
-    file_dialog.answer = ""  # the user closes the file dialog: nothing happens
-    qtbot.mouseClick(dialog.choose_button, LEFT)
-    assert file_dialog.calls == 1 and not dialog.busy and dialog.isVisible()
-
-    file_dialog.answer = str(bad)
-    qtbot.mouseClick(dialog.choose_button, LEFT)
-    qtbot.waitUntil(lambda: dialog.error_label.isVisible(), timeout=30_000)
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=30_000)
-    assert "notes.gguf is not a GGUF model file" in dialog.error_label.text()
-    assert dialog.isVisible() and dialog.result() == 0 and dialog.chosen_path() is None
-    assert models.list_local_llms(paths) == []
-    assert dialog.choose_button.isEnabled()
-
-
-def test_choosing_a_gguf_file_imports_it_and_accepts(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    tiny_gguf: Path,
-    fake_llm: tuple[CatalogModel, bytes],
-    workers: WorkerManager,
-    file_dialog: type[FakeFileDialog],
-) -> None:
-    model, _ = fake_llm
-    dialog = _dialog(qtbot, paths, model, workers)
-    file_dialog.answer = str(tiny_gguf)
-    with qtbot.waitSignal(dialog.accepted, timeout=30_000):
-        qtbot.mouseClick(dialog.choose_button, LEFT)
-    chosen = dialog.chosen_path()
-    assert chosen == paths.llm_models / "tiny.gguf"
-    assert chosen.read_bytes() == tiny_gguf.read_bytes()
-    assert models.list_local_llms(paths) == [chosen]
-
-
-def test_embedding_model_folder_is_checked(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    tmp_path: Path,
-    tiny_embedding: Path,
-    fake_embedding: CatalogModel,
-    workers: WorkerManager,
-    file_dialog: type[FakeFileDialog],
-) -> None:
-    dialog = _dialog(qtbot, paths, fake_embedding, workers)
-    assert dialog.windowTitle() == "Embedding model needed"
-    assert dialog.choose_button.text() == "Choose a folder…"
-
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    file_dialog.answer = str(empty)
-    qtbot.mouseClick(dialog.choose_button, LEFT)
-    assert dialog.error_label.isVisible()
-    assert "No ONNX model file" in dialog.error_label.text()
-    assert dialog.isVisible() and dialog.chosen_path() is None
-
-    file_dialog.answer = str(tiny_embedding)
-    with qtbot.waitSignal(dialog.accepted):
-        qtbot.mouseClick(dialog.choose_button, LEFT)
-    assert dialog.chosen_path() == tiny_embedding.resolve()
-
-
-def test_not_now_rejects(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    fake_llm: tuple[CatalogModel, bytes],
-    workers: WorkerManager,
-) -> None:
-    model, _ = fake_llm
-    dialog = _dialog(qtbot, paths, model, workers)
-    with qtbot.waitSignal(dialog.rejected):
-        qtbot.mouseClick(dialog.not_now_button, LEFT)
-    assert dialog.chosen_path() is None
 
 
 # ---- the settings dialog ------------------------------------------------------------------------
