@@ -52,6 +52,7 @@ from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
 from tera_desktop.ui.conversation_list import ConversationList
 from tera_desktop.ui.first_run import FirstRunDialog
+from tera_desktop.ui.gui_gc import collect_on_gui_thread
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.open_file import open_file, open_folder
 from tera_desktop.ui.safe_text import (
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._shutdown_done = False
 
+        collect_on_gui_thread()  # Qt objects in reference cycles die on this thread only
         self.theme = theme_manager()
         self.theme.apply(settings.theme)
         self.setWindowTitle(APP_NAME)
@@ -162,6 +164,7 @@ class MainWindow(QMainWindow):
         self.memory.stop_ingest_requested.connect(self._on_stop_ingest_requested)
         self.chat.open_source_requested.connect(self._on_open_source_requested)
         self.chat.chat_view.empty_hint.step_requested.connect(self._on_first_step_requested)
+        self.memory.text_search_requested.connect(self._on_text_search_requested)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -256,6 +259,23 @@ class MainWindow(QMainWindow):
         settings = replace(self.settings, theme=choice)
         save_settings(self.paths, settings)
         self.settings = self.engine.settings = settings
+
+    @Slot(str)
+    def _on_text_search_requested(self, query: str) -> None:
+        """The sidebar's filter also finds documents by their text (a keyword search)."""
+
+        def found(sources: object) -> None:
+            self.memory.set_text_matches(query, set(sources))  # type: ignore[call-overload]
+
+        def failed(exc: object) -> None:  # e.g. no memory open yet: names still filter
+            log.info("text search for the filter failed: %s", exc)
+
+        self.run_worker(
+            "filter-search",
+            lambda _c: self.engine.documents_containing(query),
+            returned=found,
+            errored=failed,
+        )
 
     @Slot(str)
     def _on_first_step_requested(self, step: str) -> None:
@@ -977,7 +997,7 @@ class MainWindow(QMainWindow):
                 if kind == QEvent.Type.Drop:
                     self.add_paths([u.toLocalFile() for u in urls])
                 return True
-        return super().eventFilter(watched, event)
+        return False  # not a file drop: let the event through (never touch `watched` again)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
