@@ -60,6 +60,11 @@ class PendingFacts:
         except OSError as exc:  # it is stored; a stale file only means a duplicate is skipped
             log.warning("cannot update %s: %s", self.path, exc)
 
+    def clear(self) -> None:
+        """Drop every waiting fact (Forget everything) and the file that held them."""
+        self._items = []
+        self._save()
+
     # ---- the file --------------------------------------------------------------------------------
     def _load(self) -> list[dict[str, str]]:
         try:

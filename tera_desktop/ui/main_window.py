@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
             ("Add &Files…", QKeySequence.StandardKey.Open, self._on_add_files_requested),
             ("Add F&older…", None, self._on_add_folder_requested),
             ("&Settings…", QKeySequence.StandardKey.Preferences, self._on_settings_requested),
+            ("Set Up &Models…", None, self.show_model_setup),
             ("Open &Data Folder", None, self._on_open_data_folder_requested),
             ("&Quit", QKeySequence.StandardKey.Quit, self.close),
         ):
@@ -544,6 +545,9 @@ class MainWindow(QMainWindow):
                 LLM_FAILED: f"Model server {server}: not available",
             }.get(state, f"Model server {server}: not connected")
         self.model_label.setText(text)
+        if state == LLM_MISSING:  # the detail names terminal commands: not for this window
+            detail = "No language model yet. File → Set Up Models… downloads one, or uses a "
+            detail += "model file you already have."
         self.model_label.setToolTip(tooltip(detail))
         self.chat_controller.search_only = state in (LLM_MISSING, LLM_FAILED)
         if state in (LLM_MISSING, LLM_FAILED):
@@ -585,6 +589,9 @@ class MainWindow(QMainWindow):
         if self.setup_dialog is not None:
             self.setup_dialog.raise_()
             self.setup_dialog.activateWindow()
+            return
+        if not self._embedding_missing and self.llm_state != LLM_MISSING:
+            self.notify("Both models are set up. File → Settings chooses other ones.")
             return
         if self._embedding_missing:
             self._offer_model_setup("embedding", "asked for by the user")
@@ -768,10 +775,8 @@ class MainWindow(QMainWindow):
         self._store_pending_facts()
 
     def _show_pending_facts(self) -> None:
-        """Let the sidebar show the waiting facts, if it can."""
-        show = getattr(self.memory, "set_pending_facts", None)
-        if callable(show):
-            show(self.pending_facts.texts())
+        """Let the sidebar show the waiting facts."""
+        self.memory.set_pending_facts(self.pending_facts.texts())
 
     def _store_pending_facts(self) -> None:
         """Store the waiting facts, oldest first (the embedding model is ready)."""
@@ -889,14 +894,25 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_forget_all_requested(self) -> None:
         n = self.memory_count
-        if n == 0:
+        waiting = len(self.pending_facts)
+        if n == 0 and waiting == 0:
             self.notify("There is nothing to forget.")
             return
+        extra = f", and {plural(waiting, 'fact')} still waiting to be stored" if waiting else ""
         text = (
             f"Forget everything Tera remembers ({plural(n, 'memory', 'memories')}: facts and "
-            "document chunks)? This cannot be undone."
+            f"document chunks{extra})? This cannot be undone."
         )
         if not self.confirm("Forget everything", text):
+            return
+        if waiting:
+            try:
+                self.pending_facts.clear()
+            except OSError as exc:
+                self.notify(f"Cannot remove the waiting facts: {exc}", error=True)
+            self._show_pending_facts()
+        if n == 0:
+            self.notify(f"Forgotten ({plural(waiting, 'waiting fact')}).")
             return
         self.run_worker(
             "forget-all", lambda _c: self.engine.forget_all(), returned=self._on_forgotten

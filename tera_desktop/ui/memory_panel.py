@@ -505,6 +505,12 @@ class MemoryPanel(QWidget):
         remember_row.addWidget(self.remember_edit, 1)
         remember_row.addWidget(self.remember_button)
 
+        self.pending_label = QLabel(self)  # facts typed before the embedding model was ready
+        self.pending_label.setObjectName("pendingFacts")
+        self.pending_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.pending_label.setWordWrap(True)
+        self.pending_label.setAccessibleName("Facts waiting for the embedding model")
+        self.pending_label.hide()
         self.filter_edit = QLineEdit(placeholderText="Search memories")
         self.filter_edit.setObjectName("filterEdit")
         self.filter_edit.setAccessibleName("Filter memories")
@@ -613,6 +619,7 @@ class MemoryPanel(QWidget):
         layout.addLayout(remember_row)
         layout.addWidget(self.replaced_box)
         layout.addWidget(self.filter_edit)
+        layout.addWidget(self.pending_label)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.ingest)
         layout.addLayout(buttons)
@@ -965,6 +972,25 @@ class MemoryPanel(QWidget):
         words = self.filter_edit.text().split()
         if words:
             self.text_search_requested.emit(" ".join(words))
+
+    def set_pending_facts(self, texts: list[str]) -> None:
+        """Facts typed before the embedding model was ready: saved, waiting to be stored."""
+        if not texts:
+            self.pending_label.hide()
+            return
+        waiting = plural(len(texts), "fact")
+        verb = "waits" if len(texts) == 1 else "wait"
+        set_plain(
+            self.pending_label,
+            f"⏳ {waiting} {verb} for the embedding model and will be stored when it is ready: "
+            + "; ".join(one_line(t, 60) for t in texts[:3])
+            + ("; …" if len(texts) > 3 else ""),
+        )
+        self.pending_label.setToolTip(tooltip("\n".join(texts)))
+        self.pending_label.show()
+
+    def pending_text(self) -> str:
+        return self.pending_label.text() if self.pending_label.isVisibleTo(self) else ""
 
     def set_text_matches(self, query: str, sources: set[str]) -> None:
         """Documents whose text holds every word of ``query`` are shown by the filter too (an

@@ -424,6 +424,8 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
     assert first.pending_facts.texts() == ["the spare key is under the blue pot"]
     assert "the spare key is under the blue pot" in paths.pending_facts_file.read_text()
     assert stored == [] and first.memory.remember_edit.text() == ""
+    assert first.memory.pending_text().startswith("⏳ 1 fact waits for the embedding model")
+    assert "the spare key is under the blue pot" in first.memory.pending_text()
     first.close()  # quit before the model is ready
 
     second = make_window(embedding_missing)
@@ -442,6 +444,7 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
     qtbot.waitUntil(lambda: second.memory_count == 2, timeout=30_000)
     assert stored == ["the spare key is under the blue pot", "the recycling goes out on Tuesdays"]
     assert not second.pending_facts and not paths.pending_facts_file.exists()
+    assert second.memory.pending_text() == ""
     assert {f.text for f in second.engine.facts()} == set(stored)
     qtbot.waitUntil(
         lambda: (
@@ -496,3 +499,37 @@ def test_show_first_run_for_a_home_with_no_models(qtbot, paths: Paths) -> None: 
     assert dialog.download_button.text() == "Download (1.9 GB)"
     assert not dialog.grab().isNull()
     dialog.close()
+
+
+def test_forget_everything_also_drops_the_facts_still_waiting(
+    qtbot, make_window, paths: Paths, embedding_missing: Settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(embedding_missing)
+    dialog = _setup(qtbot, window, ["embedding"])
+    _click(qtbot, dialog.later_button)
+    qtbot.waitUntil(lambda: window.setup_dialog is None)
+    _type_fact(qtbot, window, "the code of the bike lock is 0451")
+    asked: list[str] = []
+    monkeypatch.setattr(window, "confirm", lambda _title, text: asked.append(text) or True)
+    window._on_forget_all_requested()
+    assert "1 fact still waiting to be stored" in asked[0]
+    assert not window.pending_facts and not paths.pending_facts_file.exists()
+    assert window.memory.pending_text() == ""
+
+
+def test_set_up_models_reopens_the_setup_after_not_now(
+    qtbot, make_window, embedding_missing: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(embedding_missing)
+    dialog = _setup(qtbot, window, ["embedding"])
+    _click(qtbot, dialog.later_button)
+    qtbot.waitUntil(lambda: window.setup_dialog is None)
+    action = next(
+        a
+        for m in window.menuBar().actions()
+        if m.menu() is not None
+        for a in m.menu().actions()
+        if a.text() == "Set Up &Models…"
+    )
+    action.trigger()
+    qtbot.waitUntil(lambda: window.setup_dialog is not None and window.setup_dialog.isVisible())
