@@ -62,6 +62,7 @@ class DoctorDialog(QDialog):
         self.status_label.setWordWrap(True)
         self.text = QPlainTextEdit()
         self.text.setObjectName("reportText")
+        self.text.setAccessibleName("Installation report")
         self.text.setReadOnly(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))

@@ -5,6 +5,7 @@ visible text counts, and an icon-only button or a bare text box without a name f
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -68,14 +69,35 @@ def test_every_control_in_the_main_window_has_an_accessible_name(make_window, qt
     assert not missing, "\n".join(missing)
 
 
-def test_every_control_in_the_dialogs_has_an_accessible_name(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # offscreen: no window manager
+def test_every_control_in_the_dialogs_has_an_accessible_name(make_window, qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.ui.doctor_dialog import DoctorDialog
+    from tera_desktop.ui.first_run import show_first_run
     from tera_desktop.ui.settings_dialog import SettingsDialog
     from tera_desktop.ui.shortcuts_dialog import ShortcutsDialog
 
-    window = make_window(start=False)
+    window = make_window()
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Notes\n\nmy cat is blue")
+    (folder / "empty.txt").write_text("")
+    with qtbot.waitSignal(window.ingest_finished, timeout=60_000):
+        window.add_paths([str(folder)])
+    with qtbot.waitSignal(window.answer_finished, timeout=60_000):
+        window.chat.question_asked.emit("my cat is blue")
+    chips = window.chat.chat_view.messages()[-1].source_chips()
+    assert chips
+    chips[0].click()  # the source viewer
+    missing = unnamed_controls(window)
+    assert not missing, "\n".join(missing)
+    doctor = DoctorDialog(window.paths, window.workers, window.engine, window)
     for dialog in (
         SettingsDialog(window.paths, window.settings, window),
         ShortcutsDialog(window.shortcut_list(), window),
+        window.memory.ingest.show_log(),
+        show_first_run(get_paths(tmp_path / "new-user").ensure(), parent=window),
+        doctor,
     ):
         qtbot.addWidget(dialog)
         dialog.show()
