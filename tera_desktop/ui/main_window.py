@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +26,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -41,18 +39,17 @@ from tera_desktop.core.assistant import system_prompt
 from tera_desktop.core.conversations import Conversation, ConversationStore
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
-from tera_desktop.core.ingest import FileResult, IngestProgress
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.pending_facts import PendingFacts
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings, save_settings
 from tera_desktop.core.units import plural
-from tera_desktop.core.watch import FolderWatcher
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
 from tera_desktop.ui.conversation_list import ConversationList
 from tera_desktop.ui.first_run import FirstRunDialog
 from tera_desktop.ui.gui_gc import collect_on_gui_thread
+from tera_desktop.ui.library_controller import LibraryController
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.open_file import open_file, open_folder
 from tera_desktop.ui.safe_text import (
@@ -73,12 +70,6 @@ LLM_LOADING = "loading"
 LLM_READY = "ready"
 LLM_MISSING = "missing"
 LLM_FAILED = "failed"
-
-
-class _WatchBridge(QObject):
-    """Carries the folder watcher's callbacks (on its own thread) to the GUI thread."""
-
-    folder_changed = Signal(str)
 
 
 class MainWindow(QMainWindow):
@@ -107,13 +98,7 @@ class MainWindow(QMainWindow):
         self._storing_pending = False
         self._pending_stored = 0
         self._pending_failed = False
-        self._ingest_worker: Worker | None = None
-        self._ingest_queue: list[tuple[list[str], bool]] = []
-        self._watch_bridge = _WatchBridge(self)
-        self._watch_bridge.folder_changed.connect(self._on_watched_folder_changed)
-        self.watcher: FolderWatcher | None = None
-        self._last_list_refresh = 0.0
-        self._closing = False
+        self.closing = False
         self._shutdown_done = False
 
         collect_on_gui_thread()  # Qt objects in reference cycles die on this thread only
@@ -154,14 +139,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.count_label)
 
+        self.library = LibraryController(self)  # adding files, watched folders, forgetting
+        self.library.ingest_finished.connect(self.ingest_finished)
         self._build_menus()
         self.memory.remember_requested.connect(self._on_remember_requested)
-        self.memory.forget_requested.connect(self._on_forget_requested)
-        self.memory.undo_replace_requested.connect(self._on_undo_replace_requested)
-        self.memory.forget_all_requested.connect(self._on_forget_all_requested)
-        self.memory.add_files_requested.connect(self._on_add_files_requested)
-        self.memory.add_folder_requested.connect(self._on_add_folder_requested)
-        self.memory.stop_ingest_requested.connect(self._on_stop_ingest_requested)
         self.chat.open_source_requested.connect(self._on_open_source_requested)
         self.chat.chat_view.empty_hint.step_requested.connect(self._on_first_step_requested)
         self.memory.text_search_requested.connect(self._on_text_search_requested)
@@ -172,8 +153,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         for text, shortcut, slot in (
             ("&New Chat", QKeySequence.StandardKey.New, self._on_new_chat_requested),
-            ("Add &Files…", QKeySequence.StandardKey.Open, self._on_add_files_requested),
-            ("Add F&older…", None, self._on_add_folder_requested),
+            ("Add &Files…", QKeySequence.StandardKey.Open, self.library.choose_files),
+            ("Add F&older…", None, self.library.choose_folder),
             ("&Settings…", QKeySequence.StandardKey.Preferences, self._on_settings_requested),
             ("Set Up &Models…", None, self.show_model_setup),
             ("Open &Data Folder", None, self._on_open_data_folder_requested),
@@ -285,7 +266,7 @@ class MainWindow(QMainWindow):
             self.sidebar.setCurrentWidget(self.memory)
             self.memory.remember_edit.setFocus(Qt.FocusReason.OtherFocusReason)
         elif step == "add_files":
-            self._on_add_files_requested()
+            self.library.choose_files()
         else:
             self.focus_question()
 
@@ -399,7 +380,7 @@ class MainWindow(QMainWindow):
         self._embedding_missing = False
         self.notify("Ready.", timeout_ms=3000)
         self._store_pending_facts()
-        self._start_watching(catch_up=True)
+        self.library.start_watching(catch_up=True)
 
     def _open_embedding(self) -> None:
         """The embedding model is on this computer now: load it, then go on as after start-up."""
@@ -437,58 +418,6 @@ class MainWindow(QMainWindow):
                 "it is ready."
             )
         return "Tera needs its embedding model to add and search memories."
-
-    # ---- watched folders -------------------------------------------------------------------
-    def _start_watching(self, *, catch_up: bool) -> None:
-        """Watch the folders in the settings; with ``catch_up``, re-sync each once (files may
-        have changed while Tera was closed)."""
-        folders = list(self.settings.watched_folders)
-        self.memory.set_watched(folders)
-        if self.watcher is None:
-            self.watcher = FolderWatcher(
-                self._watch_bridge.folder_changed.emit, ignore=self.engine.own_folders()
-            )
-        try:
-            self.watcher.set_folders(folders)
-        except OSError as exc:  # e.g. the system's limit on watches
-            self.notify(f"Cannot watch folders for changes: {exc}", error=True)
-        if catch_up:
-            for folder in folders:
-                if Path(folder).is_dir():
-                    self.add_paths([folder], sync=True)
-                else:
-                    self.memory.set_folder_state(folder, "missing")
-                    self.notify(f"The watched folder {folder} is missing.", error=True)
-
-    @Slot(str)
-    def _on_watched_folder_changed(self, folder: str) -> None:
-        if self._closing:
-            return
-        queued = any(paths == [folder] and sync for paths, sync in self._ingest_queue)
-        if not queued:
-            self.add_paths([folder], sync=True, quiet=True)
-
-    def watch_folder(self, folder: str) -> None:
-        """Keep ``folder`` in sync from now on (saved in the settings) and sync it now."""
-        folder = str(Path(folder).expanduser().resolve())
-        if folder not in self.settings.watched_folders:
-            settings = replace(
-                self.settings, watched_folders=(*self.settings.watched_folders, folder)
-            )
-            save_settings(self.paths, settings)
-            self.settings = self.engine.settings = settings
-        self._start_watching(catch_up=False)
-        self.add_paths([folder], sync=True)
-
-    def unwatch_folder(self, folder: str) -> None:
-        settings = replace(
-            self.settings,
-            watched_folders=tuple(f for f in self.settings.watched_folders if f != folder),
-        )
-        save_settings(self.paths, settings)
-        self.settings = self.engine.settings = settings
-        self._start_watching(catch_up=False)
-        self.notify(f"Stopped watching {folder}; its documents stay in memory.")
 
     def _on_open_failed(self, exc: object) -> None:
         if isinstance(exc, ModelMissingError):
@@ -565,7 +494,7 @@ class MainWindow(QMainWindow):
         open joins it. ``reason`` (which may name terminal commands) goes to the log only."""
         from tera_desktop.core.model_setup import model_for
 
-        if self._closing:
+        if self.closing:
             return
         log.info("model setup: the %s model is missing: %s", kind, reason)
         configured = self.settings.llm_model if kind == "llm" else self.settings.embedding_model
@@ -615,7 +544,7 @@ class MainWindow(QMainWindow):
         change, since new settings reopen Tera and stop the work under way."""
         from tera_desktop.core import models
 
-        if self._closing or not self._setup_ready:
+        if self.closing or not self._setup_ready:
             return
         changes: dict[str, Any] = {}
         same: list[str] = []
@@ -645,7 +574,7 @@ class MainWindow(QMainWindow):
     def _on_setup_finished(self, result: int) -> None:
         dialog = self.setup_dialog
         self.setup_dialog = None
-        if dialog is None or self._closing:
+        if dialog is None or self.closing:
             return
         waiting = [kind for kind in dialog.kinds() if not dialog.row(kind).ready]
         dialog.deleteLater()
@@ -705,7 +634,7 @@ class MainWindow(QMainWindow):
 
     def _on_reopened(self) -> None:
         self.memory.setEnabled(True)
-        if not self._closing:
+        if not self.closing:
             self.start()
 
     @Slot()
@@ -784,7 +713,7 @@ class MainWindow(QMainWindow):
             self._storing_pending
             or not self.pending_facts
             or not self._embedding_ready
-            or self._closing
+            or self.closing
         ):
             return
         texts = self.pending_facts.texts()
@@ -847,158 +776,16 @@ class MainWindow(QMainWindow):
             self.notify(f"Already remembered on {result.created_at[:10]}.")
         self.refresh_memories()
 
-    @Slot(str)
-    def _on_undo_replace_requested(self, fact_id: str) -> None:
-        def undoing(_cancel: threading.Event) -> str:
-            return self.engine.undo_supersede(fact_id)
-
-        def undone(_old_id: object) -> None:
-            self.notify("Both facts are current again.")
-            self.refresh_memories()
-
-        self.run_worker("undo-replace", undoing, returned=undone)
-
-    @Slot(str, str, str)
-    def _on_forget_requested(self, kind: str, key: str, label: str) -> None:
-        if kind == "folder":
-            if self.confirm("Stop watching", f"Stop keeping {label} in sync?"):
-                self.unwatch_folder(key)
-            return
-        folder = self.engine.watched_folder_of(key) if kind == "document" else None
-        keep_ignoring = False
-        if folder is not None:  # its folder's next sync would read it again: ask
-            choice = self.choose(
-                "Forget",
-                f"{label} is in the watched folder {folder}, which Tera keeps in sync. Forget "
-                "it and keep ignoring it there, or stop watching the folder? (Adding the file "
-                "again by name brings it back.)",
-                ["Forget, keep ignoring it", "Forget, stop watching the folder"],
-            )
-            if choice is None:
-                return
-            keep_ignoring = choice == 0
-            if choice == 1:
-                self.unwatch_folder(folder)
-        else:
-            what = f"the fact “{label}”" if kind == "fact" else f"the document {label}"
-            if not self.confirm("Forget", f"Forget {what}? This cannot be undone."):
-                return
-
-        def forgetting(_cancel: threading.Event) -> Any:
-            if kind == "fact":
-                return self.engine.forget(key)
-            return self.engine.forget_source(key, keep_ignoring=keep_ignoring)
-
-        self.run_worker("forget", forgetting, returned=self._on_forgotten)
-
-    @Slot()
-    def _on_forget_all_requested(self) -> None:
-        n = self.memory_count
-        waiting = len(self.pending_facts)
-        if n == 0 and waiting == 0:
-            self.notify("There is nothing to forget.")
-            return
-        extra = f", and {plural(waiting, 'fact')} still waiting to be stored" if waiting else ""
-        text = (
-            f"Forget everything Tera remembers ({plural(n, 'memory', 'memories')}: facts and "
-            f"document chunks{extra})? This cannot be undone."
-        )
-        if not self.confirm("Forget everything", text):
-            return
-        if waiting:
-            try:
-                self.pending_facts.clear()
-            except OSError as exc:
-                self.notify(f"Cannot remove the waiting facts: {exc}", error=True)
-            self._show_pending_facts()
-        if n == 0:
-            self.notify(f"Forgotten ({plural(waiting, 'waiting fact')}).")
-            return
-        self.run_worker(
-            "forget-all", lambda _c: self.engine.forget_all(), returned=self._on_forgotten
-        )
-
-    def _on_forgotten(self, result: Any) -> None:
-        redacted = getattr(result, "redacted", 0)
-        were = "was" if redacted == 1 else "were"
-        chats = plural(redacted, "saved chat")
-        note = f"; {chats} that quoted it {were} redacted" if redacted else ""
-        self.notify(f"Forgotten ({plural(result.removed, 'chunk')}){note}.")
-        if (
-            redacted
-            and not self.session.busy
-            and self.conversations.exists(self.session.conversation_id)
-        ):  # show (and keep) the redacted copy, not the one in memory
-            self.chat_controller.show(self.session.open(self.session.conversation_id))
-        self.refresh_memories()
-
     # ---- adding files ----------------------------------------------------------------------------
-    @Slot()
-    def _on_add_files_requested(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Add files to Tera's memory", str(Path.home())
-        )
-        if files:
-            self.add_paths(files)
-
-    @Slot()
-    def _on_add_folder_requested(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Add a folder to Tera's memory", str(Path.home())
-        )
-        if folder:
-            self.watch_folder(folder)
-
     def add_paths(self, paths: list[str], *, sync: bool = False, quiet: bool = False) -> None:
-        """Ingest files/folders in the background (``sync``: also forget files gone from those
-        folders); work asked for while busy is queued."""
-        if self._ingest_worker is not None:
-            self._ingest_queue.append((paths, sync))
-            if not quiet:
-                self.notify(f"Queued {plural(len(paths), 'item')}: added after the current work.")
-            return
-        self.memory.set_ingesting(True)
-        for path in paths if sync else ():  # a watched folder being synced says so
-            self.memory.set_folder_state(path, "syncing")
-        self._ingest_worker = self.run_worker(
-            "ingest",
-            lambda cancel: self.engine.upload(paths, cancel=cancel, sync=sync),
-            yielded=self._on_ingest_event,
-            aborted=self._on_ingest_aborted,
-            finished=self._on_ingest_finished,
-        )
+        """Ingest files/folders in the background (ui/library_controller.py)."""
+        self.library.add_paths(paths, sync=sync, quiet=quiet)
 
-    def _on_ingest_event(self, event: object) -> None:
-        if isinstance(event, FileResult):
-            self.memory.add_file_result(event)
-        elif isinstance(event, IngestProgress):
-            self.memory.set_progress(event.files_done, event.files_total)
-            if event.within_file:  # a long recording: minutes transcribed of minutes total
-                self.statusBar().showMessage(event.within_file, 5000)
-            now = time.monotonic()
-            if now - self._last_list_refresh > 2.0:  # the list follows along, cheaply
-                self._last_list_refresh = now
-                self.refresh_memories()
+    def watch_folder(self, folder: str) -> None:
+        """Keep ``folder`` in sync from now on (saved in the settings) and sync it now."""
+        self.library.watch_folder(folder)
 
-    def _on_ingest_aborted(self) -> None:
-        self._ingest_queue.clear()
-        self.notify("Stopped adding files. Files already added are kept.")
-
-    def _on_ingest_finished(self) -> None:
-        self._ingest_worker = None
-        self.refresh_memories()
-        if self._ingest_queue and not self._closing:
-            paths, sync = self._ingest_queue.pop(0)
-            self.add_paths(paths, sync=sync)
-            return
-        self.memory.set_ingesting(False)
-        self.ingest_finished.emit()
-
-    @Slot()
-    def _on_stop_ingest_requested(self) -> None:
-        if self._ingest_worker is not None:
-            self._ingest_worker.cancel()
-
+    # ---- dropped files ---------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Files dropped on any part of the window (the chat box, the lists…) are added to
         memory, instead of a child widget inserting their paths as text."""
@@ -1074,14 +861,13 @@ class MainWindow(QMainWindow):
         """Stop and join every worker, then close the models and the store. Idempotent."""
         if self._shutdown_done:
             return
-        self._closing = True
+        self.closing = True
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
         if self.setup_dialog is not None:
             self.setup_dialog.close()
-        if self.watcher is not None:
-            self.watcher.stop()
+        self.library.stop_watching()
         if not self.workers.shutdown(timeout=60):
             log.error("some workers did not stop in time")
         self.engine.close()

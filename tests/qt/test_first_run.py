@@ -511,7 +511,7 @@ def test_forget_everything_also_drops_the_facts_still_waiting(
     _type_fact(qtbot, window, "the code of the bike lock is 0451")
     asked: list[str] = []
     monkeypatch.setattr(window, "confirm", lambda _title, text: asked.append(text) or True)
-    window._on_forget_all_requested()
+    window.library._on_forget_all_requested()
     assert "1 fact still waiting to be stored" in asked[0]
     assert not window.pending_facts and not paths.pending_facts_file.exists()
     assert window.memory.pending_text() == ""

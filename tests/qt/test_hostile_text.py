@@ -289,7 +289,7 @@ def test_forget_confirmation_and_status_are_plain(
             seen: list[tuple[Qt.TextFormat, str]] = []
             _answer_next_box(seen)
             with memory_cap():
-                window._on_forget_requested(kind, "key", text)
+                window.library._on_forget_requested(kind, "key", text)
             assert seen, "no confirmation was shown"
             fmt, shown = seen[0]
             assert fmt == Qt.TextFormat.PlainText

@@ -124,8 +124,8 @@ def test_file_dialogs_open_in_home(make_window, monkeypatch, tmp_path: Path) -> 
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", files)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", folder)
     monkeypatch.chdir(tmp_path)  # the launch folder: never where the dialogs open
-    window._on_add_files_requested()
-    window._on_add_folder_requested()
+    window.library.choose_files()
+    window.library.choose_folder()
     assert seen == [str(Path.home()), str(Path.home())]
 
 

@@ -274,7 +274,7 @@ def test_event_loop_keeps_running_while_ingesting_and_answering(
     window.chat.input.setPlainText("gate code?")
     qtbot.keyClick(window.chat.input, Qt.Key.Key_Return)
     marks["both_started"] = len(ticks)
-    assert window._ingest_worker is not None and window._ask_worker is not None
+    assert window.library.ingest_worker is not None and window._ask_worker is not None
     qtbot.waitUntil(lambda: "ingested" in marks and "answered" in marks, timeout=120_000)
     timer.stop()
     # the GUI-thread timer fired while the ingestion and the answer were both running

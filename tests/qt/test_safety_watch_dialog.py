@@ -68,7 +68,7 @@ def test_forgetting_a_watched_file_asks_and_is_never_undone(
         assert source in IgnoreList(window.paths).all()
         with qtbot.waitSignal(window.ingest_finished, timeout=60_000):  # the folder changes
             (folder / "c.txt").write_text("A new note about the green door.")
-            window._on_watched_folder_changed(str(folder))
+            window.library._on_watched_folder_changed(str(folder))
         qtbot.waitUntil(lambda: window.engine.count() == 2, timeout=30_000)  # b and c, not a
     else:
         assert window.settings.watched_folders == ()
