@@ -229,7 +229,7 @@ class LibraryController(QObject):
     @Slot()
     def _on_forget_all_requested(self) -> None:
         window = self.window
-        pending = window.pending_facts
+        pending = window.setup.pending_facts
         n = window.memory_count
         waiting = len(pending)
         if n == 0 and waiting == 0:
@@ -247,7 +247,7 @@ class LibraryController(QObject):
                 pending.clear()
             except OSError as exc:
                 window.notify(f"Cannot remove the waiting facts: {exc}", error=True)
-            window._show_pending_facts()
+            window.setup.show_pending_facts()
         if n == 0:
             window.notify(f"Forgotten ({plural(waiting, 'waiting fact')}).")
             return

@@ -3,6 +3,11 @@
 Data flows one way: a UI event starts a ``Worker`` around a core generator (ask, upload, remember,
 forget, list); its signals come back on the GUI thread and update the widgets. Every worker error
 reaches the user through ``notify()`` (status bar; a dialog only when fatal).
+
+The window owns the engine, the settings, start-up, the language model's state and the memory
+list; one concern each lives in a controller that starts its work through ``run_worker``: the chat
+(ui/chat_controller.py), missing models and the facts that wait for them (ui/setup_controller.py),
+and adding files, watched folders and forgetting (ui/library_controller.py).
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
@@ -38,7 +42,7 @@ from tera_desktop import APP_NAME, __version__
 from tera_desktop.core.assistant import system_prompt
 from tera_desktop.core.conversations import Conversation, ConversationStore
 from tera_desktop.core.engine import Engine
-from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
+from tera_desktop.core.errors import ModelMissingError, TeraError
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.pending_facts import PendingFacts
 from tera_desktop.core.session import ChatSession
@@ -56,10 +60,10 @@ from tera_desktop.ui.safe_text import (
     ask_yes_no,
     choose,
     plain_label,
-    show_error,
     show_status,
     tooltip,
 )
+from tera_desktop.ui.setup_controller import SetupController
 from tera_desktop.ui.theme import THEME_LABELS, THEMES, theme_manager
 from tera_desktop.workers import Handlers, Worker, WorkerManager, create_worker
 
@@ -89,15 +93,6 @@ class MainWindow(QMainWindow):
         self.llm_state = LLM_NOT_LOADED
         self.llm_error = ""
         self.memory_count = 0
-        self.setup_dialog: FirstRunDialog | None = None
-        self._setup_models: dict[str, Any] = {}  # kind → the catalog model the setup offers
-        self._setup_ready: dict[str, str] = {}  # kind → a model made ready, not put to use yet
-        self._embedding_ready = False  # until it is, typed facts wait in pending_facts
-        self._embedding_missing = False
-        self.pending_facts = PendingFacts(paths.pending_facts_file)
-        self._storing_pending = False
-        self._pending_stored = 0
-        self._pending_failed = False
         self.closing = False
         self._shutdown_done = False
 
@@ -139,10 +134,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.count_label)
 
+        self.setup = SetupController(self)  # missing models; the facts that wait for them
         self.library = LibraryController(self)  # adding files, watched folders, forgetting
         self.library.ingest_finished.connect(self.ingest_finished)
         self._build_menus()
-        self.memory.remember_requested.connect(self._on_remember_requested)
         self.chat.open_source_requested.connect(self._on_open_source_requested)
         self.chat.chat_view.empty_hint.step_requested.connect(self._on_first_step_requested)
         self.memory.text_search_requested.connect(self._on_text_search_requested)
@@ -156,7 +151,7 @@ class MainWindow(QMainWindow):
             ("Add &Files…", QKeySequence.StandardKey.Open, self.library.choose_files),
             ("Add F&older…", None, self.library.choose_folder),
             ("&Settings…", QKeySequence.StandardKey.Preferences, self._on_settings_requested),
-            ("Set Up &Models…", None, self.show_model_setup),
+            ("Set Up &Models…", None, self.setup.show_model_setup),
             ("Open &Data Folder", None, self._on_open_data_folder_requested),
             ("&Quit", QKeySequence.StandardKey.Quit, self.close),
         ):
@@ -318,7 +313,7 @@ class MainWindow(QMainWindow):
         in ``pending_facts`` until the embedding model is ready."""
         from tera_desktop.core.providers import ENGINE_LOCAL, generator_kind
 
-        self._embedding_ready = False
+        self.setup.embedding_ready = False
         self.notify("Opening your memory…")
 
         def opening(_cancel: threading.Event) -> dict[str, Any]:
@@ -351,7 +346,9 @@ class MainWindow(QMainWindow):
                 "missing": missing,
             }
 
-        self.run_worker("open", opening, returned=self._on_opened, errored=self._on_open_failed)
+        self.run_worker(
+            "open", opening, returned=self._on_opened, errored=self.setup.on_open_failed
+        )
         self.load_llm()
 
     def _on_opened(self, result: dict[str, Any]) -> None:
@@ -361,76 +358,7 @@ class MainWindow(QMainWindow):
             self.chat_controller.show(conversation)
         else:
             self.chat_controller.refresh_list()
-        missing: dict[str, str] = result.get("missing", {})
-        for kind in ("embedding", "llm"):
-            if kind in missing:
-                self._offer_model_setup(kind, missing[kind])
-        if self.setup_dialog is not None:  # a new user is welcomed; one with memories is not
-            self.setup_dialog.set_welcome(self.memory_count == 0)
-        if "embedding" in missing:
-            self._embedding_missing = True
-            self._show_pending_facts()
-            self.notify(self._waiting_text())
-            return
-        self._on_embedding_ready()
-
-    def _on_embedding_ready(self) -> None:
-        """The embedding model is loaded: store the facts that waited, sync watched folders."""
-        self._embedding_ready = True
-        self._embedding_missing = False
-        self.notify("Ready.", timeout_ms=3000)
-        self._store_pending_facts()
-        self.library.start_watching(catch_up=True)
-
-    def _open_embedding(self) -> None:
-        """The embedding model is on this computer now: load it, then go on as after start-up."""
-        self.notify("Loading the embedding model…")
-
-        def opening(_cancel: threading.Event) -> dict[str, Any]:
-            self.engine.embedding_spec()
-            self.engine.embedder  # noqa: B018 - load it here, not on the first fact
-            return {
-                "facts": self.engine.facts(),
-                "documents": self.engine.documents(),
-                "count": self.engine.count(),
-            }
-
-        self.run_worker(
-            "open-embedding",
-            opening,
-            returned=self._on_embedding_opened,
-            errored=self._on_open_failed,
-        )
-
-    def _on_embedding_opened(self, result: dict[str, Any]) -> None:
-        self._show_memories(result)
-        self._on_embedding_ready()
-
-    def _waiting_text(self) -> str:
-        from tera_desktop.core.units import plural
-
-        n = len(self.pending_facts)
-        if n == 1:
-            return "The fact you typed waits for the embedding model; it is added once it is ready."
-        if n:
-            return (
-                f"{plural(n, 'fact')} you typed wait for the embedding model; they are added once "
-                "it is ready."
-            )
-        return "Tera needs its embedding model to add and search memories."
-
-    def _on_open_failed(self, exc: object) -> None:
-        if isinstance(exc, ModelMissingError):
-            self._embedding_ready = False
-            self._embedding_missing = True
-            self._offer_model_setup("embedding", str(exc))
-            self.notify(self._waiting_text())
-            return
-        if isinstance(exc, StoreError):
-            self.notify(str(exc), error=True)
-            show_error(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
-            return
-        self._on_worker_error(exc)
+        self.setup.opened(result.get("missing", {}))
 
     def load_llm(self) -> None:
         self._set_llm_state(LLM_LOADING)
@@ -450,7 +378,7 @@ class MainWindow(QMainWindow):
     def _on_llm_failed(self, exc: object) -> None:
         if isinstance(exc, ModelMissingError):
             self._set_llm_state(LLM_MISSING, str(exc))
-            self._offer_model_setup("llm", str(exc))
+            self.setup.offer("llm", str(exc))
         else:
             self._set_llm_state(LLM_FAILED, str(exc))
             self.notify(str(exc), error=True)
@@ -488,104 +416,6 @@ class MainWindow(QMainWindow):
         else:
             self.chat.set_ask_enabled(True)
         self.llm_state_changed.emit(state)
-
-    def _offer_model_setup(self, kind: str, reason: str) -> None:
-        """Show the one setup dialog for every missing model: a model found missing while it is
-        open joins it. ``reason`` (which may name terminal commands) goes to the log only."""
-        from tera_desktop.core.model_setup import model_for
-
-        if self.closing:
-            return
-        log.info("model setup: the %s model is missing: %s", kind, reason)
-        configured = self.settings.llm_model if kind == "llm" else self.settings.embedding_model
-        model = model_for(kind, configured)
-        self._setup_models[kind] = model
-        dialog = self.setup_dialog
-        if dialog is not None:
-            dialog.need(kind, model)
-            return
-        welcome = self.memory_count == 0 and not self.paths.store.exists()  # until counted
-        dialog = FirstRunDialog(self.paths, self.workers, self, welcome=welcome)
-        dialog.model_ready.connect(self._on_setup_model_ready)
-        dialog.busy_changed.connect(self._on_setup_busy_changed)
-        dialog.finished.connect(self._on_setup_finished)
-        self.setup_dialog = dialog
-        dialog.need(kind, model)
-        dialog.show()  # modeless: the memory stays listed, and forget works, behind it
-
-    def show_model_setup(self) -> None:
-        """Open the model setup again (e.g. from a menu) for the models still missing."""
-        if self.setup_dialog is not None:
-            self.setup_dialog.raise_()
-            self.setup_dialog.activateWindow()
-            return
-        if not self._embedding_missing and self.llm_state != LLM_MISSING:
-            self.notify("Both models are set up. File → Settings chooses other ones.")
-            return
-        if self._embedding_missing:
-            self._offer_model_setup("embedding", "asked for by the user")
-        if self.llm_state == LLM_MISSING:
-            self._offer_model_setup("llm", self.llm_error)
-
-    @Slot(str, str)
-    def _on_setup_model_ready(self, kind: str, path: str) -> None:
-        self._setup_ready[kind] = path
-        self._apply_setup_models()
-
-    @Slot(bool)
-    def _on_setup_busy_changed(self, busy: bool) -> None:
-        if not busy:
-            self._apply_setup_models()
-
-    def _apply_setup_models(self) -> None:
-        """Put the models the setup made ready to use: one the settings already name is loaded
-        at once (the embedding model while the language model still downloads); a different
-        one (the user's own files) is saved in the settings when the setup closes, all in one
-        change, since new settings reopen Tera and stop the work under way."""
-        from tera_desktop.core import models
-
-        if self.closing or not self._setup_ready:
-            return
-        changes: dict[str, Any] = {}
-        same: list[str] = []
-        for kind, path in self._setup_ready.items():
-            model = self._setup_models.get(kind)
-            installed = models.installed_path(self.paths, model) if model is not None else None
-            value = model.name if model and installed and Path(installed) == Path(path) else path
-            field = "llm_model" if kind == "llm" else "embedding_model"
-            if getattr(self.settings, field) == value:
-                same.append(kind)
-            else:
-                changes[field] = value
-        if changes and self.setup_dialog is not None:
-            for kind in same:  # the rest waits for the setup to close
-                del self._setup_ready[kind]
-        else:
-            self._setup_ready.clear()
-            if changes:
-                self.apply_settings(replace(self.settings, **changes))  # reopens: loads both
-                return
-        if "embedding" in same:
-            self._open_embedding()
-        if "llm" in same:
-            self.load_llm()
-
-    @Slot(int)
-    def _on_setup_finished(self, result: int) -> None:
-        dialog = self.setup_dialog
-        self.setup_dialog = None
-        if dialog is None or self.closing:
-            return
-        waiting = [kind for kind in dialog.kinds() if not dialog.row(kind).ready]
-        dialog.deleteLater()
-        self._apply_setup_models()
-        if "embedding" in waiting:
-            self.notify(
-                "No embedding model yet: your memories are listed, and facts you type wait "
-                "until it is ready."
-            )
-        elif "llm" in waiting:
-            self.notify("No language model yet: Tera will show matching memories instead.")
 
     # ---- settings --------------------------------------------------------------------------------
     _HEAVY_SETTINGS = (
@@ -663,120 +493,17 @@ class MainWindow(QMainWindow):
         self.chat.chat_view.empty_hint.set_memory_count(self.memory_count)
         self.memories_changed.emit(self.memory_count)
 
-    @Slot(str)
-    def _on_remember_requested(self, text: str) -> None:
-        if not self._embedding_ready or self.pending_facts or self._storing_pending:
-            self._keep_fact(text)  # stored in order once the embedding model is ready
-            return
-        self.run_worker(
-            "remember",
-            lambda _c: self.engine.remember(text),
-            returned=self._on_remembered,
-            errored=lambda exc: self._on_remember_failed(text, exc),
-        )
+    # ---- what the controllers own ------------------------------------------------------------
+    @property
+    def setup_dialog(self) -> FirstRunDialog | None:
+        """The model setup while it is open (ui/setup_controller.py)."""
+        return self.setup.dialog
 
-    def _on_remember_failed(self, text: str, exc: object) -> None:
-        if isinstance(exc, ModelMissingError):  # the model went missing: the fact waits
-            self._embedding_ready = False
-            self._embedding_missing = True
-            self._keep_fact(text)
-            self._offer_model_setup("embedding", str(exc))
-            return
-        self._on_worker_error(exc)
+    @property
+    def pending_facts(self) -> PendingFacts:
+        """Facts typed before the embedding model was ready, waiting to be stored."""
+        return self.setup.pending_facts
 
-    # ---- facts typed before the embedding model is ready -----------------------------------
-    def _keep_fact(self, text: str) -> None:
-        """Keep ``text`` (on disk too) until the embedding model can store it: nothing typed is
-        dropped, not even when Tera is closed before the model is ready."""
-        try:
-            self.pending_facts.add(text)
-        except OSError as exc:
-            log.warning("cannot save a waiting fact in %s: %s", self.pending_facts.path, exc)
-            self.notify(
-                "Kept until the model is ready, but it could not be saved on disk: keep Tera "
-                "open until then.",
-                error=True,
-            )
-        else:
-            if not self._embedding_ready:
-                self.notify("Saved — it will be added to memory when the model is ready.")
-        self._show_pending_facts()
-        self._store_pending_facts()
-
-    def _show_pending_facts(self) -> None:
-        """Let the sidebar show the waiting facts."""
-        self.memory.set_pending_facts(self.pending_facts.texts())
-
-    def _store_pending_facts(self) -> None:
-        """Store the waiting facts, oldest first (the embedding model is ready)."""
-        if (
-            self._storing_pending
-            or not self.pending_facts
-            or not self._embedding_ready
-            or self.closing
-        ):
-            return
-        texts = self.pending_facts.texts()
-        self._storing_pending = True
-        self._pending_failed = False
-
-        def storing(cancel: threading.Event) -> Any:
-            for text in texts:
-                if cancel.is_set():
-                    return
-                yield text, self.engine.remember(text)
-
-        self.run_worker(
-            "remember-waiting",
-            storing,
-            yielded=self._on_pending_fact_stored,
-            errored=self._on_pending_facts_failed,
-            finished=self._on_pending_facts_done,
-        )
-
-    def _on_pending_fact_stored(self, item: Any) -> None:
-        text, result = item
-        self.pending_facts.remove_first(text)
-        self._pending_stored += 1
-        replaces = getattr(result, "replaces", None)
-        if replaces is not None:
-            self.memory.show_replaced(result.id, replaces.text)
-        self._show_pending_facts()
-
-    def _on_pending_facts_failed(self, exc: object) -> None:
-        self._pending_failed = True
-        if isinstance(exc, ModelMissingError):
-            self._embedding_ready = False
-            self._embedding_missing = True
-            self._offer_model_setup("embedding", str(exc))
-            return
-        self._on_worker_error(exc)
-
-    def _on_pending_facts_done(self) -> None:
-        from tera_desktop.core.units import plural
-
-        self._storing_pending = False
-        stored, self._pending_stored = self._pending_stored, 0
-        if stored:
-            what = "the fact" if stored == 1 else f"the {plural(stored, 'fact')}"
-            self.notify(f"Remembered {what} you typed while the model was getting ready.")
-            self.refresh_memories()
-        if self.pending_facts and not self._pending_failed:  # typed while these were stored
-            self._store_pending_facts()
-
-    def _on_remembered(self, result: Any) -> None:
-        replaces = getattr(result, "replaces", None)
-        if replaces is not None:  # it updates an older fact: say which, offer Undo
-            self.notify("Remembered. It replaces an older fact, kept as superseded.")
-            self.memory.show_replaced(result.id, replaces.text)
-        elif result.is_new:
-            self.memory.hide_replaced()
-            self.notify("Remembered.")
-        else:
-            self.notify(f"Already remembered on {result.created_at[:10]}.")
-        self.refresh_memories()
-
-    # ---- adding files ----------------------------------------------------------------------------
     def add_paths(self, paths: list[str], *, sync: bool = False, quiet: bool = False) -> None:
         """Ingest files/folders in the background (ui/library_controller.py)."""
         self.library.add_paths(paths, sync=sync, quiet=quiet)
@@ -865,8 +592,8 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
-        if self.setup_dialog is not None:
-            self.setup_dialog.close()
+        if self.setup.dialog is not None:
+            self.setup.dialog.close()
         self.library.stop_watching()
         if not self.workers.shutdown(timeout=60):
             log.error("some workers did not stop in time")
