@@ -7,38 +7,22 @@ reaches the user through ``notify()`` (status bar; a dialog only when fatal).
 The window owns the engine, the settings, start-up, the language model's state and the memory
 list; one concern each lives in a controller that starts its work through ``run_worker``: the chat
 (ui/chat_controller.py), missing models and the facts that wait for them (ui/setup_controller.py),
-and adding files, watched folders and forgetting (ui/library_controller.py).
+adding files, watched folders and forgetting (ui/library_controller.py), and the menus
+(ui/menus.py).
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-)
-from PySide6.QtWidgets import (
-    QApplication,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QSplitter,
-    QTabWidget,
-    QWidget,
-)
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
 
-from tera_desktop import APP_NAME, __version__
+from tera_desktop import APP_NAME
 from tera_desktop.core.assistant import system_prompt
 from tera_desktop.core.conversations import Conversation, ConversationStore
 from tera_desktop.core.engine import Engine
@@ -55,16 +39,11 @@ from tera_desktop.ui.first_run import FirstRunDialog
 from tera_desktop.ui.gui_gc import collect_on_gui_thread
 from tera_desktop.ui.library_controller import LibraryController
 from tera_desktop.ui.memory_panel import MemoryPanel
-from tera_desktop.ui.open_file import open_file, open_folder
-from tera_desktop.ui.safe_text import (
-    ask_yes_no,
-    choose,
-    plain_label,
-    show_status,
-    tooltip,
-)
+from tera_desktop.ui.menus import Menus
+from tera_desktop.ui.open_file import open_file
+from tera_desktop.ui.safe_text import ask_yes_no, choose, plain_label, show_status, tooltip
 from tera_desktop.ui.setup_controller import SetupController
-from tera_desktop.ui.theme import THEME_LABELS, THEMES, theme_manager
+from tera_desktop.ui.theme import theme_manager
 from tera_desktop.workers import Handlers, Worker, WorkerManager, create_worker
 
 log = logging.getLogger("tera.ui")
@@ -137,80 +116,16 @@ class MainWindow(QMainWindow):
         self.setup = SetupController(self)  # missing models; the facts that wait for them
         self.library = LibraryController(self)  # adding files, watched folders, forgetting
         self.library.ingest_finished.connect(self.ingest_finished)
-        self._build_menus()
+        self.menus = Menus(self)
+        self.theme_actions: dict[str, QAction] = self.menus.theme_actions
         self.chat.open_source_requested.connect(self._on_open_source_requested)
         self.chat.chat_view.empty_hint.step_requested.connect(self._on_first_step_requested)
         self.memory.text_search_requested.connect(self._on_text_search_requested)
 
     # ---- helpers ---------------------------------------------------------------------------------
-    def _build_menus(self) -> None:
-        """File, View and Help menus; every shortcut is listed in Help → Keyboard Shortcuts."""
-        file_menu = self.menuBar().addMenu("&File")
-        for text, shortcut, slot in (
-            ("&New Chat", QKeySequence.StandardKey.New, self._on_new_chat_requested),
-            ("Add &Files…", QKeySequence.StandardKey.Open, self.library.choose_files),
-            ("Add F&older…", None, self.library.choose_folder),
-            ("&Settings…", QKeySequence.StandardKey.Preferences, self._on_settings_requested),
-            ("Set Up &Models…", None, self.setup.show_model_setup),
-            ("Open &Data Folder", None, self._on_open_data_folder_requested),
-            ("&Quit", QKeySequence.StandardKey.Quit, self.close),
-        ):
-            action = QAction(text, self)
-            if shortcut is not None:
-                action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            file_menu.addAction(action)
-        view_menu = self.menuBar().addMenu("&View")
-        for text, keys, slot in (
-            ("&Search Memory", "Ctrl+K", self.focus_memory_search),
-            ("&Focus Question Box", "Ctrl+L", self.focus_question),
-            ("S&top Answer", "Esc", self.stop_answer),
-        ):
-            action = QAction(text, self)
-            action.setShortcut(QKeySequence(keys))
-            action.triggered.connect(slot)
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        theme_menu = view_menu.addMenu("&Theme")
-        self.theme_actions: dict[str, QAction] = {}
-        group = QActionGroup(self)
-        for choice in THEMES:
-            action = QAction(THEME_LABELS[choice], self, checkable=True)
-            action.setChecked(choice == self.settings.theme)
-            action.setData(choice)
-            action.triggered.connect(self._on_theme_chosen)
-            group.addAction(action)
-            theme_menu.addAction(action)
-            self.theme_actions[choice] = action
-        help_menu = self.menuBar().addMenu("&Help")
-        shortcuts = QAction("&Keyboard Shortcuts", self)
-        shortcuts.triggered.connect(self._on_shortcuts_requested)
-        help_menu.addAction(shortcuts)
-        check = QAction("&Check Installation…", self)
-        check.triggered.connect(self._on_check_installation_requested)
-        help_menu.addAction(check)
-        help_menu.addSeparator()
-        about = QAction(f"&About {APP_NAME}", self)
-        about.triggered.connect(self._on_about_requested)
-        help_menu.addAction(about)
-
     def shortcut_list(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every menu action with a shortcut, as the user's system
-        shows the keys (Help → Keyboard Shortcuts reads this, so the list cannot go stale)."""
-        rows = []
-        for menu_action in self.menuBar().actions():
-            menu = menu_action.menu()
-            for action in menu.actions() if menu is not None else []:
-                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-                if keys:
-                    rows.append((keys, action.text().replace("&", "").rstrip("…")))
-        return rows
-
-    @Slot()
-    def _on_shortcuts_requested(self) -> None:
-        from tera_desktop.ui.shortcuts_dialog import ShortcutsDialog
-
-        ShortcutsDialog(self.shortcut_list(), self).exec()
+        """(keys, what they do) for every menu shortcut (Help → Keyboard Shortcuts)."""
+        return self.menus.shortcut_list()
 
     @Slot()
     def focus_memory_search(self) -> None:
@@ -225,17 +140,6 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop_answer(self) -> None:
         self.chat_controller.stop()
-
-    @Slot()
-    def _on_theme_chosen(self) -> None:
-        action = self.sender()
-        choice = action.data() if isinstance(action, QAction) else None
-        if choice not in THEMES or choice == self.settings.theme:
-            return
-        self.theme.apply(choice)
-        settings = replace(self.settings, theme=choice)
-        save_settings(self.paths, settings)
-        self.settings = self.engine.settings = settings
 
     @Slot(str)
     def _on_text_search_requested(self, query: str) -> None:
@@ -556,32 +460,9 @@ class MainWindow(QMainWindow):
     def _on_chat_notified(self, message: str, error: bool) -> None:
         self.notify(message, error=error)
 
-    @Slot()
-    def _on_new_chat_requested(self) -> None:
-        self.chat_controller.new_chat()
-
     @Slot(str)
     def _on_open_source_requested(self, path: str) -> None:
         open_file(self, path)  # a missing file or no app to open it: said in a dialog
-
-    @Slot()
-    def _on_open_data_folder_requested(self) -> None:
-        open_folder(self, self.paths.data, what="Your data")
-
-    @Slot()
-    def _on_check_installation_requested(self) -> None:
-        from tera_desktop.ui.doctor_dialog import DoctorDialog
-
-        DoctorDialog(self.paths, self.workers, self.engine, self).exec()
-
-    @Slot()
-    def _on_about_requested(self) -> None:
-        QMessageBox.about(
-            self,
-            f"About {APP_NAME}",
-            f"<b>{APP_NAME} {__version__}</b><p>A private, offline second memory.</p>"
-            f"<p>Your data: {html.escape(str(self.paths.data))}</p>",
-        )
 
     # ---- closing ---------------------------------------------------------------------------------
     def shutdown(self) -> None:

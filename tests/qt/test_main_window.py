@@ -226,7 +226,7 @@ def test_conversation_persists_across_restarts(
     messages = again.chat.chat_view.messages()
     assert [m.text() for m in messages] == ["what is the gate code?", text]
     assert messages[1].source_chips()
-    again._on_new_chat_requested()
+    again.chat_controller.new_chat()
     assert again.chat.chat_view.messages() == []
 
 

@@ -1,0 +1,137 @@
+"""The main window's menus (File, View, Help) and what the View and Help menus open.
+
+Every shortcut is a menu action, so Help → Keyboard Shortcuts lists them from the menus
+(``shortcut_list``) and the list cannot go stale.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from tera_desktop import APP_NAME, __version__
+from tera_desktop.core.settings import save_settings
+from tera_desktop.ui.open_file import open_folder
+from tera_desktop.ui.theme import THEME_LABELS, THEMES
+
+if TYPE_CHECKING:
+    from tera_desktop.ui.main_window import MainWindow
+
+
+class Menus(QObject):
+    """Builds the window's menu bar and owns the Help menu's dialogs and the theme choice."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.theme_actions: dict[str, QAction] = {}
+        self._build()
+
+    def _build(self) -> None:
+        """File, View and Help menus; every shortcut is listed in Help → Keyboard Shortcuts."""
+        window = self.window
+        file_menu = window.menuBar().addMenu("&File")
+        for text, shortcut, slot in (
+            ("&New Chat", QKeySequence.StandardKey.New, window.chat_controller.new_chat),
+            ("Add &Files…", QKeySequence.StandardKey.Open, window.library.choose_files),
+            ("Add F&older…", None, window.library.choose_folder),
+            ("&Settings…", QKeySequence.StandardKey.Preferences, window._on_settings_requested),
+            ("Set Up &Models…", None, window.setup.show_model_setup),
+            ("Open &Data Folder", None, self._on_open_data_folder_requested),
+            ("&Quit", QKeySequence.StandardKey.Quit, window.close),
+        ):
+            action = QAction(text, window)
+            if shortcut is not None:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        view_menu = window.menuBar().addMenu("&View")
+        for text, keys, slot in (
+            ("&Search Memory", "Ctrl+K", window.focus_memory_search),
+            ("&Focus Question Box", "Ctrl+L", window.focus_question),
+            ("S&top Answer", "Esc", window.stop_answer),
+        ):
+            action = QAction(text, window)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(slot)
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        group = QActionGroup(window)
+        for choice in THEMES:
+            action = QAction(THEME_LABELS[choice], window, checkable=True)
+            action.setChecked(choice == window.settings.theme)
+            action.setData(choice)
+            action.triggered.connect(self._on_theme_chosen)
+            group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[choice] = action
+        help_menu = window.menuBar().addMenu("&Help")
+        shortcuts = QAction("&Keyboard Shortcuts", window)
+        shortcuts.triggered.connect(self._on_shortcuts_requested)
+        help_menu.addAction(shortcuts)
+        check = QAction("&Check Installation…", window)
+        check.triggered.connect(self._on_check_installation_requested)
+        help_menu.addAction(check)
+        help_menu.addSeparator()
+        about = QAction(f"&About {APP_NAME}", window)
+        about.triggered.connect(self._on_about_requested)
+        help_menu.addAction(about)
+
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu action with a shortcut, as the user's system
+        shows the keys (Help → Keyboard Shortcuts reads this, so the list cannot go stale)."""
+        rows = []
+        for menu_action in self.window.menuBar().actions():
+            menu = menu_action.menu()
+            if not isinstance(menu, QMenu):
+                continue
+            for action in menu.actions():
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        return rows
+
+    @Slot()
+    def _on_theme_chosen(self) -> None:
+        action = self.sender()
+        choice = action.data() if isinstance(action, QAction) else None
+        window = self.window
+        if choice not in THEMES or choice == window.settings.theme:
+            return
+        window.theme.apply(choice)
+        settings = replace(window.settings, theme=choice)
+        save_settings(window.paths, settings)
+        window.settings = window.engine.settings = settings
+
+    @Slot()
+    def _on_shortcuts_requested(self) -> None:
+        from tera_desktop.ui.shortcuts_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self.shortcut_list(), self.window).exec()
+
+    @Slot()
+    def _on_open_data_folder_requested(self) -> None:
+        open_folder(self.window, self.window.paths.data, what="Your data")
+
+    @Slot()
+    def _on_check_installation_requested(self) -> None:
+        from tera_desktop.ui.doctor_dialog import DoctorDialog
+
+        window = self.window
+        DoctorDialog(window.paths, window.workers, window.engine, window).exec()
+
+    @Slot()
+    def _on_about_requested(self) -> None:
+        window = self.window
+        QMessageBox.about(
+            window,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME} {__version__}</b><p>A private, offline second memory.</p>"
+            f"<p>Your data: {html.escape(str(window.paths.data))}</p>",
+        )
