@@ -8,15 +8,11 @@ the slow part), then each file is written to the store as one crash-safe replace
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import errno
-import gc
 import hashlib
 import logging
 import os
 import stat
-import sys
 import threading
 import uuid
 from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
@@ -27,6 +23,7 @@ from typing import Any
 
 from tera_desktop.core.embedder import Embedder
 from tera_desktop.core.errors import Cancelled, IngestError, TeraError, UnsupportedFileError
+from tera_desktop.core.heap import release_memory
 from tera_desktop.core.ingest.chunker import TokenCounter, chunk_text
 from tera_desktop.core.ingest.extractors import (
     ExtractContext,
@@ -297,14 +294,6 @@ def ingest(
         release_memory()
 
 
-def release_memory() -> None:
-    """Collect garbage and return freed heap pages to the system (glibc keeps them otherwise)."""
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _ingest(
     roots: Sequence[str | os.PathLike[str]],
     embedder: Embedder,
@@ -387,6 +376,7 @@ def _ingest(
             yield IngestProgress(done, total, chunks_done, p.source)
         pending.clear()
         pending_chunks = 0
+        release_memory(collect=False)  # the batch's parsing and embedding buffers
 
     yield IngestProgress(0, total, 0)
     for path in files:
