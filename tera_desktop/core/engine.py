@@ -81,14 +81,28 @@ class ForgetResult:
 class Engine:
     def __init__(self, paths: Paths, settings: Settings) -> None:
         self.paths = paths
+        self._generator: Generator | None = None
         self.settings = settings.validate()
         self._lock = threading.RLock()  # guards the lazy loading of the parts
         self._store_lock = threading.RLock()  # serializes store calls
         self._spec: EmbeddingSpec | None = None
         self._embedder: Embedder | None = None
         self._store: MemoryStore | None = None
-        self._generator: Generator | None = None
         self._speech: SpeechSource | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        """New settings; the loaded language model follows its idle-unload time at once."""
+        self._settings = settings
+        self._set_unload_time()
+
+    def _set_unload_time(self) -> None:
+        if self._generator is not None and hasattr(self._generator, "unload_after_s"):
+            self._generator.unload_after_s = self._settings.llm_unload_after_minutes * 60
 
     # ---- lazy parts ------------------------------------------------------------------------------
     def embedding_spec(self) -> EmbeddingSpec:
@@ -170,6 +184,7 @@ class Engine:
         with self._lock:
             if self._generator is None:
                 self._generator = make_generator(self.paths, self.settings)
+                self._set_unload_time()
             return self._generator
 
     @property

@@ -6,11 +6,18 @@ tokens when the ``cancel`` event is set or when the caller closes the iterator; 
 usable. llama.cpp keeps the evaluated tokens in its KV cache and re-evaluates only what follows the
 longest common prefix, so a fixed system prompt placed first is evaluated once, not per question
 (``prefill()`` does it ahead of the first question).
+
+An idle model can be unloaded (``unload_after_s``, the ``llm_unload_after_minutes`` setting, as
+Ollama's ``keep_alive``): its weights, KV cache and buffers are freed, the system prompt's part of
+the KV cache is kept (a few MB), and the next use loads the model again and puts that part back,
+so the first question after a pause does not read the system prompt again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -19,6 +26,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from tera_desktop.core.errors import GenerationError, ModelLoadError, ModelMissingError
+from tera_desktop.core.heap import release_memory
+
+log = logging.getLogger("tera.generator")
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
@@ -96,7 +106,11 @@ def validate_gguf(path: Path) -> None:
 
 
 class LlamaGenerator:
-    """A GGUF model run by llama.cpp (llama-cpp-python)."""
+    """A GGUF model run by llama.cpp (llama-cpp-python).
+
+    Every use of the llama.cpp model goes through ``_using()``, which loads it again when it was
+    unloaded for being idle and counts it as busy meanwhile, so an unload never frees a model
+    that another thread is using."""
 
     def __init__(
         self,
@@ -107,49 +121,53 @@ class LlamaGenerator:
         n_threads_batch: int = 2,
         n_batch: int = 512,
         verbose: bool = False,
+        unload_after_s: float = 0.0,
     ) -> None:
         model_path = Path(model_path)
         validate_gguf(model_path)
-        from llama_cpp import Llama
-
-        try:
-            self._llm = Llama(
-                model_path=str(model_path),
-                n_ctx=n_ctx,
-                n_threads=n_threads,
-                n_threads_batch=n_threads_batch,
-                n_batch=min(n_batch, n_ctx),
-                last_n_tokens_size=64,
-                verbose=verbose,
-            )
-        except Exception as exc:  # llama.cpp raises ValueError("Failed to load model from file")
-            raise ModelLoadError(
-                f"Cannot load the language model {model_path.name}: {exc}.",
-                "The file may be corrupt or incomplete, or its architecture unsupported: "
-                "download it again or choose another model.",
-            ) from None
+        self._params: dict[str, Any] = {
+            "model_path": str(model_path),
+            "n_ctx": n_ctx,
+            "n_threads": n_threads,
+            "n_threads_batch": n_threads_batch,
+            "n_batch": min(n_batch, n_ctx),
+            "last_n_tokens_size": 64,
+            "verbose": verbose,
+        }
+        self._state_lock = threading.Lock()  # guards loading, unloading and the use count
+        self._loaded: Any = None
+        self._busy = 0  # uses in progress (``_using``)
+        self._last_used = time.monotonic()
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        self._system: tuple[list[int], bytes] | None = None  # the system prompt's KV, unloaded
+        self._prefix: list[int] = []  # the tokens ``prefill`` evaluated (the system prompt)
+        self._unload_after_s = 0.0  # 0: never unload; set below (``unload_after_s``)
+        self.loads = 0  # how many times the model was loaded (tests, the status bar)
+        self.unloads = 0
+        self._loaded = llm = self._load_model()
         self.path = model_path
         self.name = model_path.stem
-        self.n_ctx = self._llm.n_ctx()
-        meta: dict[str, str] = dict(self._llm.metadata or {})
+        self.n_ctx = llm.n_ctx()
+        meta: dict[str, str] = dict(llm.metadata or {})
         self.chat_template = meta.get("tokenizer.chat_template") or CHATML_TEMPLATE
         self.uses_model_template = "tokenizer.chat_template" in meta
         # templates with a thinking switch (Qwen3) get it turned off: answers, not reasoning
         self.template_kwargs: dict[str, object] = (
             {"enable_thinking": False} if "enable_thinking" in self.chat_template else {}
         )
-        self.eos_id = self._eos_id = self._llm.token_eos()
-        self._bos_id = self._llm.token_bos()
+        self.eos_id = self._eos_id = llm.token_eos()
+        self._bos_id = llm.token_bos()
         self._eos_text = self._piece(self._eos_id)
         self._bos_text = self._piece(self._bos_id)
-        self._add_bos = bool(self._llm._model.add_bos_token()) and self._bos_id >= 0
+        self._add_bos = bool(llm._model.add_bos_token()) and self._bos_id >= 0
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self._formatter = Jinja2ChatFormatter(
             template=self.chat_template, eos_token=self._eos_text, bos_token=self._bos_text
         )
         try:
-            self.n_params = int(self._llm._model.n_params())
+            self.n_params = int(llm._model.n_params())
         except Exception:  # an older llama-cpp-python: assume a full-size chat model
             self.n_params = 0
         # Models under 1B parameters answer follow-ups better from the question and its sources
@@ -158,12 +176,154 @@ class LlamaGenerator:
         self.follows_conversations = not 0 < self.n_params < SMALL_MODEL_PARAMS
         self._lock = threading.Lock()  # one generation at a time on one model
         self.evaluated_tokens = 0  # total prompt tokens llama.cpp actually evaluated (tests, bench)
+        release_memory(collect=False)  # the buffers of reading the model file
+        self.unload_after_s = unload_after_s
+
+    # ---- loading and unloading -------------------------------------------------------------------
+    def _load_model(self) -> Any:
+        from llama_cpp import Llama
+
+        try:
+            llm = Llama(**self._params)
+        except Exception as exc:  # llama.cpp raises ValueError("Failed to load model from file")
+            raise ModelLoadError(
+                f"Cannot load the language model {Path(self._params['model_path']).name}: {exc}.",
+                "The file may be corrupt or incomplete, or its architecture unsupported: "
+                "download it again or choose another model.",
+            ) from None
+        self.loads += 1
+        return llm
+
+    @property
+    def unload_after_s(self) -> float:
+        """Seconds the model stays loaded after its last use; 0: until ``close``."""
+        return self._unload_after_s
+
+    @unload_after_s.setter
+    def unload_after_s(self, seconds: float) -> None:
+        with self._state_lock:
+            if seconds == self._unload_after_s:
+                return
+            self._unload_after_s = max(0.0, float(seconds))
+            if self._timer is not None:  # counted again with the new time
+                self._timer.cancel()
+                self._timer = None
+            self._arm_unload()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory now (False after an idle unload, until next use)."""
+        return self._loaded is not None
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[Any]:
+        """The llama.cpp model, loaded again if it was unloaded; busy until the block ends."""
+        with self._state_lock:
+            if self._closed:
+                raise GenerationError("The language model was closed.")
+            if self._loaded is None:
+                self._reload()
+            self._busy += 1
+            llm = self._loaded
+        try:
+            yield llm
+        finally:
+            with self._state_lock:
+                self._busy -= 1
+                self._last_used = time.monotonic()
+                self._arm_unload()
+
+    @property
+    def _llm(self) -> Any:
+        """The llama.cpp model (loaded if it was unloaded); for tests and benchmarks."""
+        with self._using() as llm:
+            return llm
+
+    def _reload(self) -> None:
+        """Load the model again and put the system prompt's KV cache back (state lock held)."""
+        llm = self._load_model()
+        saved, self._system = self._system, None
+        if saved is not None:
+            tokens, data = saved
+            buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            try:
+                import llama_cpp
+
+                restored = llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buffer, len(data), 0)
+            except Exception as exc:  # another llama-cpp-python: the prompt is read again
+                log.info("the system prompt's KV cache was not restored: %r", exc)
+                restored = 0
+            if restored:
+                llm.input_ids[: len(tokens)] = tokens
+                llm.n_tokens = len(tokens)
+                llm._requires_eval = True  # logits come from the next decode, not the state
+            else:
+                llm.reset()
+        self._loaded = llm
+        log.info("language model %s loaded again", self.name)
+
+    def _arm_unload(self) -> None:
+        """Start the idle timer if an unload is due later and none is pending (state lock held)."""
+        if self._timer is None and self.unload_after_s > 0 and self._loaded is not None:
+            self._timer = threading.Timer(self.unload_after_s, self._on_idle_timer)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _on_idle_timer(self) -> None:
+        with self._state_lock:
+            self._timer = None
+            if self._closed or self._loaded is None or self.unload_after_s <= 0 or self._busy:
+                return  # a use in progress re-arms the timer when it ends
+            idle = time.monotonic() - self._last_used
+            if idle < self.unload_after_s:
+                self._timer = threading.Timer(self.unload_after_s - idle, self._on_idle_timer)
+                self._timer.daemon = True
+                self._timer.start()
+                return
+            self._unload()
+        release_memory()
+
+    def unload(self) -> bool:
+        """Free the model now if nothing is using it (it loads again on next use)."""
+        with self._state_lock:
+            if self._closed or self._loaded is None or self._busy:
+                return False
+            self._unload()
+        release_memory()
+        return True
+
+    def _unload(self) -> None:
+        """Free the model, keeping the KV cache of the system prompt (state lock held, idle)."""
+        llm, self._loaded = self._loaded, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        keep = _common_prefix(llm.input_ids[: llm.n_tokens], self._prefix)
+        if keep:
+            with contextlib.suppress(Exception):  # another llama-cpp-python: not kept
+                import llama_cpp
+
+                ctx = llm._ctx.ctx
+                if keep < llm.n_tokens:
+                    llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+                size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+                buffer = (ctypes.c_uint8 * size)()
+                n = int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0))
+                if 0 < n <= size:
+                    self._system = (list(self._prefix[:keep]), ctypes.string_at(buffer, n))
+        with contextlib.suppress(Exception):
+            llm.close()
+        self.unloads += 1
+        kept = len(self._system[1]) if self._system else 0
+        log.info(
+            "language model %s unloaded (system prompt's KV cache kept: %d bytes)", self.name, kept
+        )
 
     def _piece(self, token: int) -> str:
         if token < 0:
             return ""
-        with contextlib.suppress(Exception):
-            return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+        with contextlib.suppress(Exception), self._using() as llm:
+            return str(llm.detokenize([token], special=True).decode("utf-8", errors="ignore"))
         return ""
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
@@ -199,27 +359,27 @@ class LlamaGenerator:
         return self._tokenize_prompt(self.render(messages, add_generation_prompt))
 
     def _tokenize_prompt(self, text: str) -> list[int]:
-        tokens: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        with self._using() as llm:
+            tokens: list[int] = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if self._add_bos and (not tokens or tokens[0] != self._bos_id):
             tokens = [self._bos_id, *tokens]
         return tokens
 
     def count_tokens(self, text: str) -> int:
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
-    def _eval(self, tokens: list[int]) -> None:
-        """Evaluate ``tokens`` reusing the cached prefix (as llama.cpp's generate does)."""
-        self._truncate_to(self.cached_tokens(tokens))
-        rest = tokens[self._llm.n_tokens :]
-        if rest:
-            self._llm.eval(rest)
-            self.evaluated_tokens += len(rest)
+        with self._using() as llm:
+            return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def prefill(self, messages: Sequence[Message]) -> None:
-        """Evaluate a fixed prefix (the system prompt) now, so the first question reuses it."""
+        """Evaluate a fixed prefix (the system prompt) now, so the first question reuses it; it
+        is also the part of the KV cache kept when the model is unloaded for being idle."""
         tokens = self.tokens_for(messages, add_generation_prompt=False)
-        with self._lock:
-            self._eval(tokens)
+        with self._lock, self._using() as llm:
+            self._truncate_to(llm, self._cached(llm, tokens))
+            rest = tokens[llm.n_tokens :]
+            if rest:
+                llm.eval(rest)
+                self.evaluated_tokens += len(rest)
+            self._prefix = list(tokens)
 
     def prefix_tokens(self, messages: Sequence[Message], upto: str) -> list[int]:
         """The tokens of the rendered prompt up to (and including) the last ``upto`` in it: the
@@ -232,13 +392,12 @@ class LlamaGenerator:
 
     def cached_tokens(self, tokens: Sequence[int]) -> int:
         """How many of ``tokens`` (from the start) the KV cache already holds."""
-        llm = self._llm
-        n = 0
-        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
-            if a != b:
-                break
-            n += 1
-        return n
+        with self._using() as llm:
+            return self._cached(llm, tokens)
+
+    @staticmethod
+    def _cached(llm: Any, tokens: Sequence[int]) -> int:
+        return _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
 
     def prefill_steps(
         self,
@@ -253,24 +412,24 @@ class LlamaGenerator:
         of "reading the sources". Stops between two batches when ``cancel`` is set; what was
         evaluated stays in the cache, so the next call goes on from there."""
         target = list(tokens[:-1]) if len(tokens) > 1 else []
-        with self._lock:
-            self._truncate_to(self.cached_tokens(target))
-            start = self._llm.n_tokens
+        with self._lock, self._using() as llm:
+            self._truncate_to(llm, self._cached(llm, target))
+            start = llm.n_tokens
         total = len(target) - start
         done = 0
         yield 0, total
         while done < total:
             if cancel is not None and cancel.is_set():
                 return
-            with self._lock:
-                # another caller may have changed the cache between two batches
-                if self.cached_tokens(target) < start + done:
-                    self._truncate_to(self.cached_tokens(target))
-                    done = self._llm.n_tokens - start
+            with self._lock, self._using() as llm:
+                # another caller (or an idle unload) may have changed the cache between batches
+                if self._cached(llm, target) < start + done:
+                    self._truncate_to(llm, self._cached(llm, target))
+                    done = llm.n_tokens - start
                 piece = target[start + done : start + done + batch]
                 if piece:
                     try:
-                        self._llm.eval(piece)
+                        llm.eval(piece)
                     except Exception as exc:
                         raise GenerationError(
                             f"The language model failed while reading: {exc}"
@@ -281,9 +440,9 @@ class LlamaGenerator:
             done += len(piece)
             yield min(done, total), total
 
-    def _truncate_to(self, keep: int) -> None:
+    @staticmethod
+    def _truncate_to(llm: Any, keep: int) -> None:
         """Drop the KV cache after its first ``keep`` tokens (caller holds the lock)."""
-        llm = self._llm
         if keep >= llm.n_tokens:
             return
         if keep == 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
@@ -315,12 +474,12 @@ class LlamaGenerator:
         criteria = StoppingCriteriaList([lambda _ids, _logits: stop_event.is_set()])
         stops = [s for s in (*_STOP_STRINGS, self._eos_text) if s]
         start = time.perf_counter()
-        with self._lock:
-            cached = self._cached_prefix(tokens)
+        with self._lock, self._using() as llm:
+            cached = self._cached_prefix(llm, tokens)
             stats.prompt_tokens_evaluated += len(tokens) - cached
             self.evaluated_tokens += len(tokens) - cached
             try:
-                pieces = self._llm.create_completion(
+                pieces = llm.create_completion(
                     prompt=tokens,
                     max_tokens=max_tokens,
                     temperature=sampling.temperature,
@@ -334,7 +493,7 @@ class LlamaGenerator:
                     stopping_criteria=criteria,
                 )
                 for part in pieces:
-                    choice: dict[str, Any] = part["choices"][0]  # type: ignore[index,assignment]
+                    choice: dict[str, Any] = part["choices"][0]
                     text = choice["text"]
                     if choice.get("finish_reason"):
                         stats.finish_reason = str(choice["finish_reason"])
@@ -352,14 +511,31 @@ class LlamaGenerator:
                 raise GenerationError(f"The language model failed while answering: {exc}") from None
             finally:
                 stats.total_s = time.perf_counter() - start
-                generated = self._llm.n_tokens - len(tokens)
+                generated = llm.n_tokens - len(tokens)
                 stats.completion_tokens = max(stats.completion_tokens, generated)
                 stats.stopped = stats.stopped or stop_event.is_set()
 
-    def _cached_prefix(self, tokens: list[int]) -> int:
-        n = self.cached_tokens(tokens)
+    def _cached_prefix(self, llm: Any, tokens: list[int]) -> int:
+        n = self._cached(llm, tokens)
         return min(n, len(tokens) - 1) if n else 0
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._llm.close()
+        with self._state_lock:
+            self._closed = True
+            llm, self._loaded, self._system = self._loaded, None, None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if llm is not None:
+            with contextlib.suppress(Exception):
+                llm.close()
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many tokens ``a`` and ``b`` share from the start."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -41,6 +41,9 @@ class Settings:
     llm_threads: int = field(default_factory=_default_threads)
     llm_threads_batch: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     llm_context: int = 2048
+    # an idle language model is unloaded after this many minutes and loads again with the next
+    # question (like Ollama's keep_alive); 0 keeps it loaded while Tera runs
+    llm_unload_after_minutes: float = 5.0
     # an OpenAI-compatible model server answers instead of llm_model when llm_url is set
     llm_url: str = ""  # e.g. http://127.0.0.1:8080 (llama.cpp), http://localhost:11434/v1 (Ollama)
     llm_server_model: str = ""  # the server's model id; "" = the server's only model
@@ -79,6 +82,7 @@ class Settings:
         need(self.llm_threads >= 1, f"llm_threads must be at least 1 (got {self.llm_threads})")
         need(self.llm_threads_batch >= 1, "llm_threads_batch must be at least 1")
         need(self.llm_context >= 256, f"llm_context must be at least 256 (got {self.llm_context})")
+        need(self.llm_unload_after_minutes >= 0, "llm_unload_after_minutes must be 0 or more")
         need(1 <= self.top_k <= 100, f"top_k must be 1-100 (got {self.top_k})")
         need(
             self.retrieval in RETRIEVAL_MODES,
