@@ -2,12 +2,15 @@
 and answers stream at the same time, and the time from launch to the window being shown.
 
     python -m bench.bench_gui [--files 500] [--out bench/results/gui.json]
+    python -m bench.bench_gui --rss-files 1000 [--idle-s S]   # memory only: gui-rss.json
 
 A 5 ms QTimer on the GUI thread records when it actually fires; a stall is the delay past its
 interval. The work runs through the real window (drop a folder, ask questions one after another
 until the ingestion ends) with the small real models (all-MiniLM-L6-v2, SmolLM2-135M).
 Launch time: `python -m tera_desktop --exit-after-show` in a fresh process, from spawn to the first
 event-loop turn after show(), median of 3 (offscreen platform).
+Memory (``--rss-files``): the app's RSS, and its anonymous and file-backed parts, before, while
+and after it ingests N mixed documents (see ``memory``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import RESULTS_DIR, Table, machine_info, percentiles, write_json
@@ -144,11 +148,21 @@ def stalls(n_files: int, embedding: Path, gguf: Path) -> dict[str, object]:
     }
 
 
-def _rss_now_mb() -> float:
+def _memory_now() -> dict[str, float]:
+    """This process's resident memory in MB: all of it (RSS, what a task manager shows), the
+    anonymous part (heap, buffers: only freeing gives it back) and the file-backed part (code
+    and mapped model files: clean pages the system can drop and read again)."""
+    values = {"VmRSS": 0.0, "RssAnon": 0.0, "RssFile": 0.0, "RssShmem": 0.0, "VmHWM": 0.0}
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        key, _, rest = line.partition(":")
+        if key in values:
+            values[key] = int(rest.split()[0]) / 1024
+    return {
+        "rss": values["VmRSS"],
+        "anon": values["RssAnon"],
+        "file": values["RssFile"] + values["RssShmem"],
+        "hwm": values["VmHWM"],
+    }
 
 
 def mixed_files(folder: Path, n_files: int) -> None:
@@ -181,9 +195,24 @@ def mixed_files(folder: Path, n_files: int) -> None:
             pdf.output(str(sub / f"paper{i:04}.pdf"))
 
 
-def memory(n_files: int, embedding: Path, gguf: Path, idle_s: float = 5.0) -> dict[str, object]:
-    """RSS of the app (this process, the real window) while it ingests ``n_files`` mixed
-    documents: the peak (sampled every 100 ms on the GUI thread) and after ``idle_s`` idle."""
+def make_mixed_files_elsewhere(folder: Path, n_files: int) -> None:
+    """``mixed_files`` in a child process: writing Word and PDF files imports python-docx and
+    fpdf2 and leaves ~150 MB of their buffers, which the app being measured never has."""
+    code = "import sys; from pathlib import Path; from bench.bench_gui import mixed_files; "
+    code += "mixed_files(Path(sys.argv[1]), int(sys.argv[2]))"
+    subprocess.run(
+        [sys.executable, "-c", code, str(folder), str(n_files)], cwd=ROOT, check=True, timeout=1800
+    )
+
+
+def memory(
+    n_files: int, embedding: Path, gguf: Path, idle_s: float | None = None
+) -> dict[str, object]:
+    """Memory of the app (this process, the real window, default settings but the test models)
+    while it ingests ``n_files`` mixed documents: before (start-up done: both models loaded and
+    the system prompt read), the peak (sampled every 100 ms on the GUI thread while ingesting;
+    and the kernel's high-water mark, start-up included), 5 s after the ingestion ends, and
+    after ``idle_s`` idle (default: past the language model's idle unload, plus 30 s)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -195,44 +224,75 @@ def memory(n_files: int, embedding: Path, gguf: Path, idle_s: float = 5.0) -> di
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "docs"
-        mixed_files(folder, n_files)
+        make_mixed_files_elsewhere(folder, n_files)
         settings = Settings(
             embedding_model=str(embedding), llm_model=str(gguf), llm_threads=1, llm_threads_batch=1
         )
+        unload_s = settings.llm_unload_after_minutes * 60
+        if idle_s is None:
+            idle_s = unload_s + 30 if unload_s else 30.0
         window = MainWindow(get_paths(Path(tmp) / "home").ensure(), settings)
         window.show()
-        loop = QEventLoop()
-        window.memories_changed.connect(loop.quit)
+
+        def run_until(done: Callable[[], bool]) -> None:
+            while not done():
+                app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+        opened = {"done": False}
+        window.memories_changed.connect(lambda _n: opened.__setitem__("done", True))
+        t_start = time.perf_counter()
         window.start()
-        loop.exec()
-        before = _rss_now_mb()
-        samples: list[float] = []
+        run_until(lambda: opened["done"] and window.llm_state != "loading")
+        start_s = time.perf_counter() - t_start
+        before = _memory_now()
+        samples: list[dict[str, float]] = []
         timer = QTimer()
         timer.setInterval(100)
-        timer.timeout.connect(lambda: samples.append(_rss_now_mb()))
+        timer.timeout.connect(lambda: samples.append(_memory_now()))
         timer.start()
         done = {"ingest": False}
         window.ingest_finished.connect(lambda: done.__setitem__("ingest", True))
         t0 = time.perf_counter()
         window.add_paths([str(folder)])
-        while not done["ingest"]:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        run_until(lambda: done["ingest"])
         work_s = time.perf_counter() - t0
-        t_idle = time.perf_counter() + idle_s
-        while time.perf_counter() < t_idle:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         timer.stop()
-        idle = _rss_now_mb()
+        peak = max(samples or [before], key=lambda m: m["rss"])
+        t_end = time.perf_counter()
+        run_until(lambda: time.perf_counter() - t_end >= 5.0)
+        idle_5s = _memory_now()
+        run_until(lambda: time.perf_counter() - t_end >= idle_s)
+        idle = _memory_now()
+        generator = window.engine._generator
+        unloaded = generator is not None and not getattr(generator, "loaded", True)
         stored = window.engine.count()
         window.close()
         app.processEvents()
+
+    def mb(value: float) -> float:
+        return round(value, 1)
+
     return {
         "rss_files": n_files,
         "rss_chunks_stored": stored,
+        "rss_start_s": round(start_s, 1),
         "rss_ingest_s": round(work_s, 1),
-        "rss_before_ingest_mb": round(before, 1),
-        "rss_peak_mb": round(max(samples or [before]), 1),
-        "rss_idle_after_mb": round(idle, 1),
+        "rss_before_ingest_mb": mb(before["rss"]),
+        "rss_before_ingest_anon_mb": mb(before["anon"]),
+        "rss_before_ingest_file_mb": mb(before["file"]),
+        "rss_peak_mb": mb(peak["rss"]),
+        "rss_peak_anon_mb": mb(peak["anon"]),
+        "rss_peak_file_mb": mb(peak["file"]),
+        "rss_high_water_mb": mb(max(idle["hwm"], peak["hwm"])),  # start-up included
+        "rss_idle_5s_mb": mb(idle_5s["rss"]),
+        "rss_idle_5s_anon_mb": mb(idle_5s["anon"]),
+        "rss_idle_5s_file_mb": mb(idle_5s["file"]),
+        "rss_idle_s": round(idle_s, 1),
+        "rss_idle_after_mb": mb(idle["rss"]),
+        "rss_idle_after_anon_mb": mb(idle["anon"]),
+        "rss_idle_after_file_mb": mb(idle["file"]),
+        "llm_unload_after_s": unload_s,
+        "llm_unloaded_when_idle": unloaded,
     }
 
 
@@ -245,6 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="only measure the app's memory (peak, idle after) ingesting this many mixed files",
     )
+    ap.add_argument(
+        "--idle-s",
+        type=float,
+        default=None,
+        help="with --rss-files: seconds idle before the last measure (default: the language "
+        "model's idle unload time + 30 s)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "gui.json")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -252,15 +319,23 @@ def main(argv: list[str] | None = None) -> int:
 
     found = ensure_test_models(log=lambda *_: None)
     if args.rss_files:
-        rss = memory(args.rss_files, Path(found["embedding"]), Path(found["gguf"]))
-        table = Table("mixed files", "chunks", "ingest s", "RSS before MB", "peak MB", "idle MB")
-        table.add(
-            rss["rss_files"],
-            rss["rss_chunks_stored"],
-            rss["rss_ingest_s"],
-            rss["rss_before_ingest_mb"],
-            rss["rss_peak_mb"],
-            rss["rss_idle_after_mb"],
+        rss = memory(
+            args.rss_files, Path(found["embedding"]), Path(found["gguf"]), idle_s=args.idle_s
+        )
+        table = Table("", "RSS MB", "anonymous MB", "file-backed MB")
+        for label, key in (
+            ("before ingesting (models loaded)", "rss_before_ingest"),
+            ("peak while ingesting", "rss_peak"),
+            ("5 s after", "rss_idle_5s"),
+            (f"{rss['rss_idle_s']:.0f} s after (idle)", "rss_idle_after"),
+        ):
+            table.add(label, rss[f"{key}_mb"], rss[f"{key}_anon_mb"], rss[f"{key}_file_mb"])
+        print(
+            f"{rss['rss_files']:,} mixed files, {rss['rss_chunks_stored']:,} chunks stored in "
+            f"{rss['rss_ingest_s']} s; high-water mark (start-up included) "
+            f"{rss['rss_high_water_mb']} MB; language model unloaded when idle: "
+            f"{'yes' if rss['llm_unloaded_when_idle'] else 'no'} "
+            f"(after {rss['llm_unload_after_s']:.0f} s)\n"
         )
         print(table)
         out = args.out.with_name("gui-rss.json")
