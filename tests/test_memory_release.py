@@ -169,3 +169,34 @@ def test_an_ingestion_gives_its_memory_back(engine: Engine, tmp_path: Path) -> N
     assert engine.count() == 3 and results
     if heap._trim_function() is not None:  # glibc: after each batch and at the end
         assert heap.trims >= trims + 2
+
+
+def test_release_memory_collects_cycles_on_the_main_thread_only() -> None:
+    import gc
+    import threading
+
+    from tera_desktop.core import heap
+
+    class Cycle:
+        pass
+
+    def make() -> None:
+        c = Cycle()
+        c.me = c  # type: ignore[attr-defined]
+
+    was = gc.isenabled()
+    gc.disable()  # as the desktop app runs (ui/gui_gc.py)
+    try:
+        gc.collect()
+        make()
+        alive = lambda: sum(isinstance(o, Cycle) for o in gc.get_objects())  # noqa: E731
+        assert alive() == 1
+        worker = threading.Thread(target=heap.release_memory)
+        worker.start()
+        worker.join()
+        assert alive() == 1  # a worker thread never collects
+        heap.release_memory()
+        assert alive() == 0
+    finally:
+        if was:
+            gc.enable()

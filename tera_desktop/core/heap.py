@@ -32,10 +32,13 @@ def _trim_function() -> Any:
 
 
 def release_memory(*, collect: bool = True) -> bool:
-    """Collect garbage (unless ``collect`` is False) and return freed heap pages to the system.
+    """Collect garbage (unless ``collect`` is False, or off the main thread) and return freed
+    heap pages to the system.
     True when the heap was trimmed (glibc on Linux); elsewhere only the garbage is collected."""
     global trims
-    if collect:
+    # Only the main thread collects cycles: the desktop app runs this on worker threads, and a
+    # cycle holding a Qt object must die on the GUI thread (ui/gui_gc.py collects there).
+    if collect and threading.current_thread() is threading.main_thread():
         gc.collect()
     trim = _trim_function()
     if trim is None:
