@@ -190,10 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         schedule_start(window)
     keep = _close_on_signals(window)  # noqa: F841 - must live as long as the event loop
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         window.shutdown()
         lock.release()
+    from tera_desktop.workers import running_workers
+
+    stuck = running_workers()
+    if stuck:  # one ignored Stop past the shutdown's wait: Qt's pool would wait for it forever
+        log.error("exiting with workers still running: %s", stuck)
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover
