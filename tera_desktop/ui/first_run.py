@@ -193,7 +193,7 @@ class FirstRunDialog(QDialog):
 
         self.setWindowTitle("Welcome to Tera" if welcome else "Tera needs its models")
         self.setObjectName("firstRunDialog")
-        self.setMinimumWidth(680)
+        self.setMinimumWidth(740)  # the catalog rows fit on one line each
 
         self.heading_label = _bold(plain_label(), 1.5)
         self.heading_label.setObjectName("headingLabel")
