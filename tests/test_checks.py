@@ -84,6 +84,17 @@ def test_a_question_whose_sources_cannot_hold_the_answer() -> None:
     assert missing_answer_kind("How long is the warranty?", ["The warranty lasts 2 years."]) is None
 
 
+def test_an_echoed_source_list_after_the_answer_is_stripped() -> None:
+    text, c = check(
+        "Project Falcon: 2.3 million euros, approved by Maria Lopez in June [1]. Referenced "
+        "references: [1] Project Falcon > Budget The Falcon project budget is 2.3 million euros"
+    )
+    assert text == "Project Falcon: 2.3 million euros, approved by Maria Lopez in June [1]."
+    assert c.stripped_markup
+    kept, _ = check("The sources say [1] it is blue.")  # "sources" inside a sentence stays
+    assert kept == "The sources say [1] it is blue."
+
+
 def test_a_copied_source_label_is_stripped() -> None:
     text, c = check("Falcon-plan.md: Project Falcon's budget is 2.3 million euros [1].")
     assert text == "Project Falcon's budget is 2.3 million euros [1]." and c.stripped_markup

@@ -34,6 +34,10 @@ _LABEL = re.compile(  # a source's label copied from the references: "falcon-pla
     re.I,
 )
 _REF_LINE = re.compile(r"^\s*\[\d{1,3}\]\s*(?:fact|[\w .-]+\.\w{1,5})\b[^:\n]{0,40}:\s*", re.M)
+# the numbered source list echoed after the answer: "… Lisbon. Referenced references: [1] …"
+_REF_TAIL = re.compile(
+    r"\s*\b(?:referenced\s+)?(?:references|sources)\s*:\s*(?=\[\d{1,3}\]).*\Z", re.I | re.S
+)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S)
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>")
 
@@ -212,6 +216,7 @@ def check_answer(
     the question); ``instructions``: the system prompt (an answer that repeats it is cut back)."""
     work = _Work(_SPECIAL.sub("", _THINK.sub("", text)))
     before = work.text
+    work.text = _REF_TAIL.sub("", work.text)
     work.text = _REF_LINE.sub("", work.text)
     work.text = _REF_MARKUP.sub("", work.text)
     work.text = _LABEL.sub("", work.text)
