@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from bench.common import RESULTS_DIR, Table, machine_info, percentiles, write_json
@@ -206,13 +207,18 @@ def make_mixed_files_elsewhere(folder: Path, n_files: int) -> None:
 
 
 def memory(
-    n_files: int, embedding: Path, gguf: Path, idle_s: float | None = None
+    n_files: int,
+    embedding: Path,
+    gguf: Path,
+    idle_s: float | None = None,
+    unload_minutes: float | None = None,
 ) -> dict[str, object]:
     """Memory of the app (this process, the real window, default settings but the test models)
     while it ingests ``n_files`` mixed documents: before (start-up done: both models loaded and
     the system prompt read), the peak (sampled every 100 ms on the GUI thread while ingesting;
     and the kernel's high-water mark, start-up included), 5 s after the ingestion ends, and
-    after ``idle_s`` idle (default: past the language model's idle unload, plus 30 s)."""
+    after ``idle_s`` idle (default: past the language model's idle unload, plus 30 s).
+    ``unload_minutes``: the ``llm_unload_after_minutes`` setting (default: the app's)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -228,6 +234,8 @@ def memory(
         settings = Settings(
             embedding_model=str(embedding), llm_model=str(gguf), llm_threads=1, llm_threads_batch=1
         )
+        if unload_minutes is not None:
+            settings = replace(settings, llm_unload_after_minutes=unload_minutes)
         unload_s = settings.llm_unload_after_minutes * 60
         if idle_s is None:
             idle_s = unload_s + 30 if unload_s else 30.0
@@ -312,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --rss-files: seconds idle before the last measure (default: the language "
         "model's idle unload time + 30 s)",
     )
+    ap.add_argument(
+        "--llm-unload-minutes",
+        type=float,
+        default=None,
+        help="with --rss-files: the llm_unload_after_minutes setting (default: the app's; 0 "
+        "keeps the language model loaded)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "gui.json")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -320,7 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     found = ensure_test_models(log=lambda *_: None)
     if args.rss_files:
         rss = memory(
-            args.rss_files, Path(found["embedding"]), Path(found["gguf"]), idle_s=args.idle_s
+            args.rss_files,
+            Path(found["embedding"]),
+            Path(found["gguf"]),
+            idle_s=args.idle_s,
+            unload_minutes=args.llm_unload_minutes,
         )
         table = Table("", "RSS MB", "anonymous MB", "file-backed MB")
         for label, key in (
