@@ -165,6 +165,15 @@ class SettingsDialog(QDialog):
             "How much text the language model reads at once: the question, the memories and the "
             "answer. Larger uses more memory."
         )
+        self.unload_spin = QSpinBox()
+        self.unload_spin.setRange(0, 24 * 60)
+        self.unload_spin.setSuffix(" min idle")
+        self.unload_spin.setSpecialValueText("Never")
+        self.unload_spin.setValue(round(settings.llm_unload_after_minutes))
+        self.unload_spin.setToolTip(
+            "Free the language model's memory after this long without a question; the next "
+            "question loads it again (a second or two). Never: keep it loaded."
+        )
         self.top_k_spin = QSpinBox()
         self.top_k_spin.setRange(1, 100)
         self.top_k_spin.setValue(settings.top_k)
@@ -248,6 +257,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(answers_box)
         form.addRow("Threads:", self.threads_spin)
         form.addRow("Context size:", self.context_spin)
+        form.addRow("Unload the model after:", self.unload_spin)
         form.addRow("Memories per question:", self.top_k_spin)
         form.addRow("Temperature:", self.temperature_spin)
         form.addRow("Maximum answer length:", self.max_tokens_spin)
@@ -315,6 +325,11 @@ class SettingsDialog(QDialog):
             embedding_model=embedding,
             llm_threads=self.threads_spin.value(),
             llm_context=self.context_spin.value(),
+            llm_unload_after_minutes=(  # a fraction set in the file stays unless edited here
+                self._original.llm_unload_after_minutes
+                if self.unload_spin.value() == round(self._original.llm_unload_after_minutes)
+                else float(self.unload_spin.value())
+            ),
             top_k=self.top_k_spin.value(),
             temperature=round(self.temperature_spin.value(), 2),
             max_answer_tokens=self.max_tokens_spin.value(),

@@ -99,6 +99,7 @@ def test_settings_round_trip(qtbot, paths: Paths, tiny_gguf: Path) -> None:  # t
     assert dialog.top_k_spin.value() == original.top_k
     assert dialog.temperature_spin.value() == pytest.approx(original.temperature)
     assert dialog.max_tokens_spin.value() == original.max_answer_tokens
+    assert dialog.unload_spin.value() == 5 and dialog.unload_spin.text() == "5 min idle"
     assert dialog.qdrant_url_edit.text() == ""
     assert dialog.qdrant_key_edit.echoMode() == dialog.qdrant_key_edit.EchoMode.Password
     assert dialog.data_folder_edit.isReadOnly()
@@ -112,6 +113,8 @@ def test_settings_round_trip(qtbot, paths: Paths, tiny_gguf: Path) -> None:  # t
     dialog.top_k_spin.setValue(6)
     dialog.temperature_spin.setValue(0.7)
     dialog.max_tokens_spin.setValue(256)
+    dialog.unload_spin.setValue(0)
+    assert dialog.unload_spin.text() == "Never"
     dialog.qdrant_url_edit.setText(" http://localhost:6333 ")
     dialog.qdrant_key_edit.setText("new-key")
     with qtbot.waitSignal(dialog.accepted):
@@ -125,6 +128,7 @@ def test_settings_round_trip(qtbot, paths: Paths, tiny_gguf: Path) -> None:  # t
         top_k=6,
         temperature=0.7,
         max_answer_tokens=256,
+        llm_unload_after_minutes=0.0,
         qdrant_url="http://localhost:6333",
         qdrant_api_key="new-key",
     )
