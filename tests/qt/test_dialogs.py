@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
+from window_actions import FakeFileDialog, fake_file_dialog
 
 from tera_desktop.core import models
 from tera_desktop.core.model_setup import format_duration, format_size, progress_text
@@ -25,28 +26,9 @@ SIZE = 1_000_000
 LEFT = Qt.MouseButton.LeftButton
 
 
-class FakeFileDialog:
-    """Stands in for QFileDialog's static methods: answers with a preset path ("" = cancelled)."""
-
-    answer = ""
-    calls = 0
-
-    @classmethod
-    def getOpenFileName(cls, *args: object) -> tuple[str, str]:
-        cls.calls += 1
-        return cls.answer, ""
-
-    @classmethod
-    def getExistingDirectory(cls, *args: object) -> str:
-        cls.calls += 1
-        return cls.answer
-
-
 @pytest.fixture
 def file_dialog(monkeypatch: pytest.MonkeyPatch) -> type[FakeFileDialog]:
-    fake = type("FileDialog", (FakeFileDialog,), {"answer": "", "calls": 0})
-    monkeypatch.setattr(settings_mod, "QFileDialog", fake)
-    return fake
+    return fake_file_dialog(monkeypatch, settings_mod)
 
 
 # ---- wording ------------------------------------------------------------------------------------

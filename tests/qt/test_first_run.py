@@ -16,6 +16,7 @@ import pytest
 from hub_server import Hub
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QProgressBar
+from window_actions import FakeFileDialog, fake_file_dialog
 
 from tera_desktop.core import friendly_errors, models
 from tera_desktop.core.engine import Engine
@@ -83,28 +84,9 @@ def embedding_missing(tiny_settings: Settings, catalog: dict[str, CatalogModel])
     return replace(tiny_settings, embedding_model=EMB)  # the language model is there
 
 
-class FakeFileDialog:
-    """Stands in for QFileDialog's static methods: answers with a preset path ("" = cancelled)."""
-
-    answer = ""
-    calls = 0
-
-    @classmethod
-    def getOpenFileName(cls, *args: object) -> tuple[str, str]:
-        cls.calls += 1
-        return cls.answer, ""
-
-    @classmethod
-    def getExistingDirectory(cls, *args: object) -> str:
-        cls.calls += 1
-        return cls.answer
-
-
 @pytest.fixture
 def file_dialog(monkeypatch: pytest.MonkeyPatch) -> type[FakeFileDialog]:
-    fake = type("FileDialog", (FakeFileDialog,), {"answer": "", "calls": 0})
-    monkeypatch.setattr(first_run_mod, "QFileDialog", fake)
-    return fake
+    return fake_file_dialog(monkeypatch, first_run_mod)
 
 
 def _setup(qtbot, window, kinds: list[str]) -> FirstRunDialog:  # type: ignore[no-untyped-def]

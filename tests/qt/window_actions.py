@@ -1,6 +1,9 @@
-"""What a person does in the main window, for the Qt tests: ask a question, remember a fact."""
+"""What a person does in the main window, for the Qt tests: ask a question, remember a fact,
+pick a file in a file dialog."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import Qt
 
@@ -18,3 +21,27 @@ def remember(qtbot, window, text: str) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(window.memories_changed, timeout=30_000):
         window.memory.remember_edit.setText(text)
         qtbot.keyClick(window.memory.remember_edit, Qt.Key.Key_Return)
+
+
+class FakeFileDialog:
+    """Stands in for QFileDialog's static methods: answers with a preset path ("" = cancelled)."""
+
+    answer = ""
+    calls = 0
+
+    @classmethod
+    def getOpenFileName(cls, *args: object) -> tuple[str, str]:
+        cls.calls += 1
+        return cls.answer, ""
+
+    @classmethod
+    def getExistingDirectory(cls, *args: object) -> str:
+        cls.calls += 1
+        return cls.answer
+
+
+def fake_file_dialog(monkeypatch: Any, module: object) -> type[FakeFileDialog]:
+    """``module``'s QFileDialog replaced by a fresh FakeFileDialog (its own answer and count)."""
+    fake = type("FileDialog", (FakeFileDialog,), {"answer": "", "calls": 0})
+    monkeypatch.setattr(module, "QFileDialog", fake)
+    return fake
