@@ -9,17 +9,18 @@ the slow part), then each file is written to the store as one crash-safe replace
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import logging
 import os
 import stat
 import threading
 import uuid
-from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 from tera_desktop.core.embedder import Embedder
 from tera_desktop.core.errors import Cancelled, IngestError, TeraError, UnsupportedFileError
@@ -43,6 +44,7 @@ from tera_desktop.core.supersede import mark as mark_superseded
 from tera_desktop.core.units import MB, format_mb
 
 log = logging.getLogger("tera.ingest")
+P = ParamSpec("P")
 _NAMESPACE = uuid.UUID("6f1b7c2e-7d55-4f0e-9a43-2d1c3e5a7b90")
 
 ADDED = "added"
@@ -258,43 +260,24 @@ def _friendly_os_error(exc: OSError) -> str:
     return f"The file cannot be read: {exc.strerror or exc}."
 
 
+def _then_release_memory(
+    fn: Callable[P, Iterator[FileResult | IngestProgress]],
+) -> Callable[P, Iterator[FileResult | IngestProgress]]:
+    """After the generator ends (or is closed), give the memory it used back to the system: a
+    long-running app would otherwise stay at its peak after a big import."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> Iterator[FileResult | IngestProgress]:
+        try:
+            yield from fn(*args, **kwargs)
+        finally:
+            release_memory()
+
+    return run
+
+
+@_then_release_memory
 def ingest(
-    roots: Sequence[str | os.PathLike[str]],
-    embedder: Embedder,
-    store: MemoryStore,
-    *,
-    max_tokens: int = 256,
-    overlap: int = 32,
-    max_file_bytes: int = 50 * MB,
-    batch_chunks: int = 64,
-    cancel: threading.Event | None = None,
-    exclude: Sequence[Path] = (),
-    sync: bool = False,
-    ignored: Collection[str] = (),
-    speech: Any = None,
-) -> Iterator[FileResult | IngestProgress]:
-    """Ingest files and folders (``_ingest``), then give the memory it used back to the system:
-    a long-running app would otherwise stay at its peak after a big import."""
-    try:
-        yield from _ingest(
-            roots,
-            embedder,
-            store,
-            max_tokens=max_tokens,
-            overlap=overlap,
-            max_file_bytes=max_file_bytes,
-            batch_chunks=batch_chunks,
-            cancel=cancel,
-            exclude=exclude,
-            sync=sync,
-            ignored=ignored,
-            speech=speech,
-        )
-    finally:
-        release_memory()
-
-
-def _ingest(
     roots: Sequence[str | os.PathLike[str]],
     embedder: Embedder,
     store: MemoryStore,
