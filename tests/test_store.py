@@ -23,7 +23,7 @@ import textwrap
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -1287,6 +1287,24 @@ def test_hybrid_fuses_keyword_and_dense_rankings(store: Any) -> None:
     assert by_id[ids["INV-2024-0193"]].score == pytest.approx(0.0, abs=1e-5)
     assert all(h.extra["fused_score"] > 0 for h in hits)
     assert store.search(basis(2), 1, text="   ", mode="hybrid")[0].id == ids["cat"]  # no words
+
+
+@pytest.mark.parametrize("closer_id_first", [True, False])
+def test_a_fused_tie_goes_to_the_memory_closer_in_meaning(
+    store: Any, closer_id_first: bool
+) -> None:
+    """Mirrored ranks (dense 1 + keyword 2 = dense 2 + keyword 1) fuse to equal scores; the one
+    closer to the question wins, whatever the point ids (the engine's own order)."""
+    low, high = "00000000-0000-4000-8000-000000000000", "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    closer = replace(fact("Quarterly report notes, draft two.", vec(0.9, 0.1)),
+                     id=low if closer_id_first else high)  # fmt: skip
+    wordier = replace(fact("Report: report.", vec(0.8, 0.6)), id=high if closer_id_first else low)
+    store.add([closer, wordier, fact("Something else entirely.", basis(5))])
+    for mode in ("hybrid", "expanded"):
+        hits = store.search(basis(0), 2, text="report", mode=mode)
+        assert hits[0].extra["fused_score"] == pytest.approx(hits[1].extra["fused_score"])
+        assert [h.id for h in hits] == [closer.id, wordier.id], mode
+        assert store.search(basis(0), 1, text="report", mode=mode)[0].id == closer.id
 
 
 def test_keyword_and_hybrid_respect_filters_and_forgetting(store: Any) -> None:

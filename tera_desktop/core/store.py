@@ -50,6 +50,11 @@ FEEDBACK_DENSE_WEIGHT = 1.0  # query vector + this x the (unit) centroid of thei
 FEEDBACK_TERMS = 10  # keyword terms added to the query
 FEEDBACK_TERM_WEIGHT = 0.6  # their weight, relative to the query's strongest term
 FEEDBACK_TERM_MIN_DOCS = 2  # a term must appear in this many feedback chunks
+# Reciprocal-rank fusion gives equal scores to mirrored ranks (dense 1 + keyword 3 = dense 3 +
+# keyword 1); the engine then orders by point id, which is random. A fused search asks for this
+# many more points and breaks ties by similarity to the question, so one question always ranks
+# its memories the same way.
+_TIE_MARGIN = 4
 KIND_FACT = "fact"
 KIND_DOCUMENT = "document"
 LIVE = "live"
@@ -376,9 +381,20 @@ class _QdrantStore:
         raise NotImplementedError
 
     # ---- searches built on the primitives --------------------------------------------------------
+    def _fused(
+        self, vector: list[float], sparse: SparseQuery, limit: int, where: Where, query: list[float]
+    ) -> list[tuple[Hit, Fused]]:
+        """``_fuse`` in a stable order: fusion score, then cosine similarity to ``query`` (the
+        question itself), then id."""
+        hits = [
+            (_fused_hit(*f, query), f)
+            for f in self._fuse(vector, sparse, limit + _TIE_MARGIN, where)
+        ]
+        hits.sort(key=lambda hf: (-float(hf[1][1]), -hf[0].score, hf[0].id))
+        return hits[:limit]
+
     def _query_hybrid(self, vector: list[float], text: str, limit: int, where: Where) -> list[Hit]:
-        fused = self._fuse(vector, bm25_query(text), limit, where)
-        return [_fused_hit(*f, vector) for f in fused]
+        return [h for h, _ in self._fused(vector, bm25_query(text), limit, where, vector)]
 
     def _query_expanded(
         self, vector: list[float], text: str, limit: int, where: Where
@@ -387,12 +403,12 @@ class _QdrantStore:
         top chunks (pseudo-relevance feedback). Scores stay the cosine similarity to the
         question itself, so the relevance threshold means what it does in the other modes."""
         sparse = bm25_query(text)
-        first = self._fuse(vector, sparse, FEEDBACK_DOCS, where)
+        first = self._fused(vector, sparse, FEEDBACK_DOCS, where, vector)
         if len(first) < 2:  # nothing to learn from: that one chunk (or none) is all there is
-            return [_fused_hit(*f, vector) for f in first[:limit]]
-        feedback = [(str((f[2] or {}).get("text", "")), _dense_of(f[3])) for f in first]
+            return [h for h, _ in first[:limit]]
+        feedback = [(h.text, _dense_of(f[3])) for h, f in first]
         dense2, sparse2 = expand_query(vector, sparse, feedback)
-        return [_fused_hit(*f, vector) for f in self._fuse(dense2, sparse2, limit, where)]
+        return [h for h, _ in self._fused(dense2, sparse2, limit, where, vector)]
 
     def _scroll(
         self, where: Where, limit: int | None = None, newest_first: bool = False
