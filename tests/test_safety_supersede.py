@@ -1,7 +1,7 @@
 """Memory that stays current (issue 12, point 5): a fact that updates an earlier one supersedes
 it, says so, can be undone, ranks first, and the prompt says which fact is current.
 
-The pair set is ``tera_desktop/testing/supersede_pairs.py`` (12 updates, 5 look-alikes that are not
+The pair set is ``tera_desktop/testing/supersede_pairs.py`` (12 updates, 8 look-alikes that are not
 updates). The tiny embedding model is used here; ``bench/chaos.py --supersede`` measures the same
 rate with the real MiniLM model.
 """
@@ -17,7 +17,8 @@ from tera_desktop.core.engine import Engine
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.retrieval import retrieve
 from tera_desktop.core.settings import Settings
-from tera_desktop.core.supersede import current_first, is_update
+from tera_desktop.core.supersede import current_first, is_update, subject_terms
+from tera_desktop.testing.conversation_sets import all_facts
 from tera_desktop.testing.supersede_pairs import DISTRACTORS, NOT_UPDATES, UPDATES
 
 
@@ -33,6 +34,24 @@ def test_every_update_reads_as_one(old: str, new: str, _question: str) -> None:
 @pytest.mark.parametrize(("old", "new"), NOT_UPDATES)
 def test_look_alikes_are_not_updates(old: str, new: str) -> None:
     assert not is_update(old, new)
+
+
+def test_distinct_facts_about_one_thing_do_not_replace_each_other() -> None:
+    """The conversation set's 69 facts are all true at once: a sentence, its subject's other
+    attributes ("The Tulip wifi password…" after "The wifi network at home is called Tulip")
+    and a namesake's value ("Project Heron's budget") are not updates."""
+    facts = all_facts()
+    taken = [(a, b) for i, a in enumerate(facts) for b in facts[i + 1 :] if is_update(a, b)]
+    assert len(facts) > 60 and taken == []
+
+
+def test_a_subject_is_the_words_before_the_verb() -> None:
+    assert subject_terms("Project Falcon's budget is 2.3 million euros.") == {
+        "project", "falcon", "budget",
+    }  # fmt: skip
+    assert subject_terms("From March the recycling goes out on Thursdays.") == {"recycling"}
+    assert subject_terms("Anna's new phone number is 555-0199.") == {"anna", "phone", "number"}
+    assert subject_terms("Sunny today.") == {"sunny"}  # no verb it knows: the first word
 
 
 def newer_first_rate(engine: Engine, *, supersede: bool) -> float:

@@ -10,10 +10,12 @@ in its payload; the newer one names it in ``supersedes``). Then
 - the prompt says which fact is current and when it changed (``status_note``).
 
 An update is recognised when a stored fact is among the nearest in meaning (cosine similarity of
-the two facts' vectors) *and* the words say so: the older fact's subject (its first content word)
-is in the new one, most content words are shared, and each has words the other lacks (the changed
-value: a day, a number, a name). Deliberately conservative: a false
-update costs the user an Undo, a missed one costs nothing new. No Qt here.
+the two facts' vectors) *and* the words say so: both facts are about the same thing (each one's
+subject, the words before its verb, is in the other: "Project Falcon's budget" is not "Project
+Heron's budget", "The holiday flat" is not "The Rovinj holiday flat's key box code"), most content
+words are shared, and each has words the other lacks (the changed value: a day, a number, a
+name). Deliberately conservative: a false update costs the user an Undo, a missed one costs
+nothing new. No Qt here.
 """
 
 from __future__ import annotations
@@ -54,32 +56,69 @@ class Replaced:
     created_at: str
 
 
+_WORDS_OF_CHANGE = {"new", "now", "current", "currently", "latest", "anymore", "longer"}
+# the verb that ends a fact's subject: "is", or a verb a fact that changes says ("moved to")
+_VERBS = {
+    "is", "are", "was", "were", "has", "have", "had", "will", "can", "does", "do", "did", "be",
+    "changed", "changes", "moved", "moves", "switched", "became", "becomes", "got", "gets",
+    "goes", "go", "went", "opens", "open", "opened", "closes", "close", "closed", "lives",
+    "live", "lived", "eats", "eat", "works", "work", "worked", "expires", "expire", "renews",
+    "renew", "starts", "start", "started", "ends", "end", "costs", "cost", "charges", "charge",
+    "leads", "lead", "led", "likes", "like", "loves", "uses", "use", "used", "runs", "run",
+    "comes", "come", "takes", "take", "needs", "need", "wants", "want", "pays", "pay", "drives",
+    "drive", "plays", "play", "meets", "meet", "happens", "arrives", "leaves", "belongs",
+}  # fmt: skip
+_LEAD_IN = {"from", "since", "starting", "beginning", "as", "after", "until", "in", "on", "at"}
+_DETERMINERS = {"the", "my", "our", "your", "his", "her", "their", "a", "an", "this", "that"}
+
+
+def _term(word: str) -> str:
+    """A word as the words test compares it: possessive and plural "s" dropped ("Falcon's" =
+    "falcon", "Tuesdays" = "tuesday")."""
+    word = re.sub(r"['’]s$", "", word)
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word
+
+
 def _terms(text: str) -> list[str]:
-    """Lower-cased content words in order, a plural's final "s" dropped ("Tuesdays" =
-    "tuesday")."""
-    terms = []
-    for word in _WORD.findall(text.casefold()):
-        if word in _STOP:
-            continue
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        terms.append(word)
-    return terms
+    """Lower-cased content words in order (see ``_term``)."""
+    return [_term(w) for w in _WORD.findall(text.casefold()) if w not in _STOP]
 
 
 def content_terms(text: str) -> set[str]:
     return set(_terms(text))
 
 
+def subject_terms(text: str) -> set[str]:
+    """The content words of a fact's subject: those before its verb, after a lead-in such as
+    "From March" ("From March the recycling goes out…" → {"recycling"}); words that only say a
+    change ("new", "now") are left out. A fact with no verb the list knows: its first content
+    word."""
+    words = _WORD.findall(text.casefold())
+    if words and words[0] in _LEAD_IN:  # "From March the recycling…": skip to the determiner
+        for i, w in enumerate(words):
+            if w in _DETERMINERS:
+                words = words[i:]
+                break
+    subject: list[str] = []
+    for i, w in enumerate(words):
+        if w in _VERBS and i > 0:
+            return {t for t in subject if t not in _WORDS_OF_CHANGE}
+        if w not in _STOP:
+            subject.append(_term(w))
+    first = [t for t in _terms(text) if t not in _WORDS_OF_CHANGE][:1]
+    return set(first)
+
+
 def is_update(old: str, new: str) -> bool:
-    """Whether ``new`` reads as a new value of what ``old`` says (the words test alone): the
-    older fact's subject (its first content word) is in the newer one, most content words are
-    shared, and each fact has words the other lacks (the value that changed)."""
-    ordered = _terms(old)
-    a, b = set(ordered), content_terms(new)
-    if not a or not b or not (a - b) or not (b - a):
+    """Whether ``new`` reads as a new value of what ``old`` says (the words test alone): each
+    fact's subject is in the other, most content words are shared, and each fact has words the
+    other lacks (the value that changed)."""
+    a, b = content_terms(old), content_terms(new)
+    if not a or not b or not (a - b - _WORDS_OF_CHANGE) or not (b - a - _WORDS_OF_CHANGE):
         return False  # one says nothing the other does not: a repeat or a refinement
-    if ordered[0] not in b:
+    if not subject_terms(old) <= b or not subject_terms(new) <= a:
         return False  # about something else ("Anna likes tea" / "Ben likes tea")
     return len(a & b) / min(len(a), len(b)) >= MIN_SHARED
 

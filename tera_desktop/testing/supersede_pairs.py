@@ -64,6 +64,10 @@ NOT_UPDATES: list[tuple[str, str]] = [
     ("The gate code is 4512.", "The garage code is 9921."),
     ("The recycling goes out on Tuesdays.", "The recycling bins are green."),
     ("The gym opens at 6am.", "The gym opens at 6am on weekdays."),
+    # taken for updates before the words test compared subjects (found in conversation_sets.py)
+    ("Project Falcon's budget is 2.3 million euros.", "Project Heron's budget is 800,000 euros."),
+    ("The wifi network at home is called Tulip.", "The Tulip wifi password is sunflower-42."),
+    ("The holiday flat is in Rovinj.", "The Rovinj holiday flat's key box code is 3390."),
 ]
 
 DISTRACTORS: list[str] = [
