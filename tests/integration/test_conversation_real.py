@@ -43,22 +43,29 @@ def engine(
 
 
 def test_follow_ups_find_what_they_mean(engine: Engine) -> None:
-    alone = context = 0
+    """Asked alone, a follow-up ("What is her office number?") finds its fact only when the
+    words happen to favour it over the rival; in the conversation it finds it every time. The
+    ranking is deterministic (fused ties go to the closer memory), so these counts are too."""
+    fixed = broken = context = rivals = 0
     misses = []
     for pair in FOLLOW_UPS:
         hits = engine.search(pair.follow_up, 4)
-        alone += bool(hits) and pair.expect in hits[0].text
+        alone = bool(hits) and pair.expect in hits[0].text
         session = ChatSession(engine, persist=False)
         list(session.ask(pair.first, search_only=True))
         found = session.find(pair.follow_up)
         ok = bool(found.hits) and pair.expect in found.hits[0].text
         context += ok
+        fixed += ok and not alone
+        broken += alone and not ok
+        rivals += bool(found.hits) and pair.rival in found.hits[0].text
         if not ok:
             misses.append((pair.follow_up, found.query))
     n = len(FOLLOW_UPS)
     assert n >= 20
     assert context >= 0.9 * n, misses  # with the conversation's context
-    assert context - alone >= 0.3 * n  # asked alone, the rival or nothing comes first
+    assert fixed >= 0.25 * n  # found only with the context: alone, the rival or nothing came first
+    assert broken <= 1 and rivals <= 1  # and the context does not lead anywhere else
 
 
 def test_a_real_models_follow_up_is_read_in_steps_and_checked(engine: Engine) -> None:
