@@ -280,6 +280,25 @@ def test_waiting_facts_keep_their_order_on_disk(paths: Paths) -> None:
     assert list(paths.data.glob("*.tmp")) == [] and list(paths.data.glob(".*")) == []
 
 
+def test_waiting_files_are_kept_with_the_facts_and_any_name_round_trips(paths: Paths) -> None:
+    queue = PendingFacts(paths.pending_facts_file)
+    odd = str(paths.data / "caf\udce9.txt")  # a name that is not valid UTF-8 (surrogateescape)
+    queue.add_files(["/home/me/notes", odd, "/home/me/notes"])  # a path already waiting: once
+    queue.add("the gate code is 4512")
+    again = PendingFacts(paths.pending_facts_file)  # as after a restart
+    assert again.files() == ["/home/me/notes", odd] and again.texts() == ["the gate code is 4512"]
+    assert len(again) == 1  # len() and truth count the facts
+    again.remove_files(["/home/me/notes"])
+    assert PendingFacts(paths.pending_facts_file).files() == [odd]
+    again.remove_first("the gate code is 4512")
+    assert paths.pending_facts_file.exists()  # a file still waits
+    again.clear()
+    assert (
+        not paths.pending_facts_file.exists()
+        and PendingFacts(paths.pending_facts_file).files() == []
+    )
+
+
 def test_a_damaged_waiting_file_does_not_stop_tera(paths: Paths) -> None:
     paths.pending_facts_file.write_text("{not json")
     assert PendingFacts(paths.pending_facts_file).texts() == []

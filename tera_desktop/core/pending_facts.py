@@ -1,10 +1,12 @@
-"""Facts typed before the embedding model was ready: kept in order, on disk, until stored.
+"""Facts typed, and files added, before the embedding model was ready: kept in order, on disk,
+until stored.
 
 A fact cannot be stored without its embedding, and the embedding model may still be downloading
 (or missing). Nothing typed is dropped: the fact waits here, in ``paths.pending_facts_file``, so
 quitting Tera before the model is ready does not lose it either, and is stored (in the order it was
-typed) once the model is ready. The file is rewritten whole (temporary file, fsync, rename) after
-each change and deleted when nothing waits.
+typed) once the model is ready. Files and folders dropped on the window meanwhile wait the same way
+(their paths, not their content) and are read once the model is ready. The file is rewritten whole
+(temporary file, fsync, rename) after each change and deleted when nothing waits.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ _VERSION = 1
 
 
 class PendingFacts:
-    """An ordered queue of fact texts, mirrored in a small JSON file."""
+    """An ordered queue of fact texts, and one of file paths, mirrored in a small JSON file.
+    ``len()`` and truth count the facts."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._items: list[dict[str, str]] = self._load()
+        self._items: list[dict[str, str]] = []
+        self._files: list[dict[str, str]] = []
+        self._load()
 
     # ---- reading ---------------------------------------------------------------------------------
     def texts(self) -> list[str]:
@@ -41,6 +46,10 @@ class PendingFacts:
     def __bool__(self) -> bool:
         return bool(self._items)
 
+    def files(self) -> list[str]:
+        """The paths of the files and folders waiting to be read, oldest first."""
+        return [item["path"] for item in self._files]
+
     # ---- changing --------------------------------------------------------------------------------
     def add(self, text: str) -> None:
         """Queue ``text``. It is kept in memory even if the file cannot be written (OSError is
@@ -48,6 +57,27 @@ class PendingFacts:
         typed_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._items.append({"text": text, "typed_at": typed_at})
         self._save()
+
+    def add_files(self, paths: list[str]) -> None:
+        """Queue files and folders to read once the model is ready (a path already waiting is
+        not added twice). Kept in memory even if the file cannot be written (OSError is raised
+        after)."""
+        added_at = datetime.now(UTC).isoformat(timespec="seconds")
+        have = set(self.files())
+        for path in paths:
+            if path not in have:
+                have.add(path)
+                self._files.append({"path": path, "added_at": added_at})
+        self._save()
+
+    def remove_files(self, paths: list[str]) -> None:
+        """Take these paths off the queue (they have been read)."""
+        gone = set(paths)
+        self._files = [item for item in self._files if item["path"] not in gone]
+        try:
+            self._save()
+        except OSError as exc:  # read already; a stale file only means they are read again
+            log.warning("cannot update %s: %s", self.path, exc)
 
     def remove_first(self, text: str) -> None:
         """Take the oldest waiting ``text`` off the queue (it has been stored)."""
@@ -61,39 +91,50 @@ class PendingFacts:
             log.warning("cannot update %s: %s", self.path, exc)
 
     def clear(self) -> None:
-        """Drop every waiting fact (Forget everything) and the file that held them."""
+        """Drop every waiting fact and file (Forget everything) and the file that held them."""
         self._items = []
+        self._files = []
         self._save()
 
     # ---- the file --------------------------------------------------------------------------------
-    def _load(self) -> list[dict[str, str]]:
+    def _load(self) -> None:
         try:
             raw = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return []
+            return
         except OSError as exc:
             log.warning("cannot read %s: %s", self.path, exc)
-            return []
+            return
         try:
             data: Any = json.loads(raw)
-            items = data.get("facts", []) if isinstance(data, dict) else []
         except ValueError as exc:
             log.warning("%s is not valid JSON (%s); its facts are skipped", self.path, exc)
-            return []
-        return [
+            return
+        if not isinstance(data, dict):
+            return
+        facts, files = data.get("facts", []), data.get("files", [])
+        self._items = [
             {"text": str(i["text"]), "typed_at": str(i.get("typed_at", ""))}
-            for i in items
+            for i in (facts if isinstance(facts, list) else [])
             if isinstance(i, dict) and isinstance(i.get("text"), str) and i["text"].strip()
+        ]
+        self._files = [
+            {"path": str(i["path"]), "added_at": str(i.get("added_at", ""))}
+            for i in (files if isinstance(files, list) else [])
+            if isinstance(i, dict) and isinstance(i.get("path"), str) and i["path"].strip()
         ]
 
     def _save(self) -> None:
-        if not self._items:
+        if not self._items and not self._files:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-        data = json.dumps({"version": _VERSION, "facts": self._items}, ensure_ascii=False)
+        data = json.dumps(
+            {"version": _VERSION, "facts": self._items, "files": self._files},
+            ensure_ascii=True,  # escaped: a file name that is not valid UTF-8 round-trips too
+        )
         try:
             with tmp.open("w", encoding="utf-8") as fh:
                 fh.write(data)

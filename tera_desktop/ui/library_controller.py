@@ -68,7 +68,13 @@ class LibraryController(QObject):
 
     def add_paths(self, paths: list[str], *, sync: bool = False, quiet: bool = False) -> None:
         """Ingest files/folders in the background (``sync``: also forget files gone from those
-        folders); work asked for while busy is queued."""
+        folders); work asked for while busy is queued. Before the embedding model is ready,
+        added files wait for it (``SetupController.keep_files``) and a folder sync is left to
+        the catch-up that follows."""
+        if not self.window.setup.embedding_ready:
+            if not sync:
+                self.window.setup.keep_files(paths)
+            return
         if self.ingest_worker is not None:
             self._ingest_queue.append((paths, sync))
             if not quiet:
@@ -231,25 +237,29 @@ class LibraryController(QObject):
         window = self.window
         pending = window.setup.pending_facts
         n = window.memory_count
-        waiting = len(pending)
-        if n == 0 and waiting == 0:
+        waiting, files = len(pending), len(pending.files())
+        if n == 0 and waiting == 0 and files == 0:
             window.notify("There is nothing to forget.")
             return
         extra = f", and {plural(waiting, 'fact')} still waiting to be stored" if waiting else ""
+        if files:
+            extra += (
+                f", and {plural(files, 'file or folder', 'files or folders')} waiting to be read"
+            )
         text = (
             f"Forget everything Tera remembers ({plural(n, 'memory', 'memories')}: facts and "
             f"document chunks{extra})? This cannot be undone."
         )
         if not window.confirm("Forget everything", text):
             return
-        if waiting:
+        if waiting or files:
             try:
                 pending.clear()
             except OSError as exc:
                 window.notify(f"Cannot remove the waiting facts: {exc}", error=True)
             window.setup.show_pending_facts()
         if n == 0:
-            window.notify(f"Forgotten ({plural(waiting, 'waiting fact')}).")
+            window.notify(f"Forgotten ({plural(waiting + files, 'waiting item')}).")
             return
         window.run_worker(
             "forget-all", lambda _c: window.engine.forget_all(), returned=self._on_forgotten

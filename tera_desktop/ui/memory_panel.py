@@ -509,7 +509,7 @@ class MemoryPanel(QWidget):
         self.pending_label.setObjectName("pendingFacts")
         self.pending_label.setTextFormat(Qt.TextFormat.PlainText)
         self.pending_label.setWordWrap(True)
-        self.pending_label.setAccessibleName("Facts waiting for the embedding model")
+        self.pending_label.setAccessibleName("Facts and files waiting for the embedding model")
         self.pending_label.hide()
         self.filter_edit = QLineEdit(placeholderText="Search memories")
         self.filter_edit.setObjectName("filterEdit")
@@ -973,20 +973,32 @@ class MemoryPanel(QWidget):
         if words:
             self.text_search_requested.emit(" ".join(words))
 
-    def set_pending_facts(self, texts: list[str]) -> None:
-        """Facts typed before the embedding model was ready: saved, waiting to be stored."""
-        if not texts:
+    def set_pending_facts(self, texts: list[str], files: list[str] | None = None) -> None:
+        """Facts typed, and files added, before the embedding model was ready: saved, waiting."""
+        files = files or []
+        if not texts and not files:
             self.pending_label.hide()
             return
-        waiting = plural(len(texts), "fact")
-        verb = "waits" if len(texts) == 1 else "wait"
-        set_plain(
-            self.pending_label,
-            f"⏳ {waiting} {verb} for the embedding model and will be stored when it is ready: "
-            + "; ".join(one_line(t, 60) for t in texts[:3])
-            + ("; …" if len(texts) > 3 else ""),
-        )
-        self.pending_label.setToolTip(tooltip("\n".join(texts)))
+        lines = []
+        if texts:
+            verb = "waits" if len(texts) == 1 else "wait"
+            lines.append(
+                f"⏳ {plural(len(texts), 'fact')} {verb} for the embedding model and will be "
+                "stored when it is ready: "
+                + "; ".join(one_line(t, 60) for t in texts[:3])
+                + ("; …" if len(texts) > 3 else "")
+            )
+        if files:
+            verb = "waits" if len(files) == 1 else "wait"
+            names = [one_line(Path(f).name or f, 40) for f in files[:3]]
+            lines.append(
+                f"⏳ {plural(len(files), 'file or folder', 'files or folders')} {verb} for the "
+                "embedding model and will be read when it is ready: "
+                + ", ".join(names)
+                + (", …" if len(files) > 3 else "")
+            )
+        set_plain(self.pending_label, "\n".join(lines))
+        self.pending_label.setToolTip(tooltip("\n".join([*texts, *files])))
         self.pending_label.show()
 
     def pending_text(self) -> str:

@@ -1,9 +1,10 @@
-"""Missing models and the facts that wait for them.
+"""Missing models and the facts and files that wait for them.
 
 One setup dialog (ui/first_run.py) offers every missing model; a model it makes ready is put to
 use (loaded at once, or saved in the settings when the dialog closes). Until the embedding model
-is ready, facts the user types wait on disk (``core.pending_facts``) and in the sidebar, and are
-stored in order once it is. Remembering a fact starts here, since it depends on that readiness.
+is ready, facts the user types, and files and folders the user adds, wait on disk
+(``core.pending_facts``) and in the sidebar; the facts are stored in order and the files read
+once it is. Remembering a fact starts here, since it depends on that readiness.
 
 Every worker starts through the window's ``run_worker``, so its handlers run on the GUI thread;
 messages go through the window's ``notify``, looked up at each use.
@@ -17,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Slot
 
 from tera_desktop import APP_NAME
 from tera_desktop.core.errors import ModelMissingError, StoreError
@@ -46,6 +47,7 @@ class SetupController(QObject):
         self._storing_pending = False
         self._pending_stored = 0
         self._pending_failed = False
+        self._files_reading: list[str] = []  # waiting files handed to the library, not yet read
         self.memory.remember_requested.connect(self._on_remember_requested)
 
     # ---- the embedding model ---------------------------------------------------------------------
@@ -64,11 +66,13 @@ class SetupController(QObject):
         self._on_embedding_ready()
 
     def _on_embedding_ready(self) -> None:
-        """The embedding model is loaded: store the facts that waited, sync watched folders."""
+        """The embedding model is loaded: store the facts that waited, read the files that
+        waited, sync watched folders."""
         self.embedding_ready = True
         self.embedding_missing = False
         self.window.notify("Ready.", timeout_ms=3000)
         self._store_pending_facts()
+        self._read_pending_files()
         self.window.library.start_watching(catch_up=True)
 
     def _open_embedding(self) -> None:
@@ -97,15 +101,22 @@ class SetupController(QObject):
         self._on_embedding_ready()
 
     def waiting_text(self) -> str:
-        n = len(self.pending_facts)
-        if n == 1:
-            return "The fact you typed waits for the embedding model; it is added once it is ready."
+        """What waits for the embedding model, in a sentence for the status bar."""
+        n, files = len(self.pending_facts), len(self.pending_facts.files())
+        if not n and not files:
+            return "Tera needs its embedding model to add and search memories."
+        parts = []
         if n:
-            return (
-                f"{plural(n, 'fact')} you typed wait for the embedding model; they are added once "
-                "it is ready."
-            )
-        return "Tera needs its embedding model to add and search memories."
+            parts.append("the fact you typed" if n == 1 else f"the {plural(n, 'fact')} you typed")
+        if files:
+            what = plural(files, "file or folder", "files or folders")
+            parts.append("the file or folder you added" if files == 1 else f"the {what} you added")
+        one = n + files == 1
+        text = " and ".join(parts)
+        return (
+            f"{text[0].upper()}{text[1:]} {'waits' if one else 'wait'} for the embedding model; "
+            f"{'it is' if one else 'they are'} added once it is ready."
+        )
 
     def on_open_failed(self, exc: object) -> None:
         window = self.window
@@ -283,8 +294,8 @@ class SetupController(QObject):
         self._store_pending_facts()
 
     def show_pending_facts(self) -> None:
-        """Let the sidebar show the waiting facts."""
-        self.memory.set_pending_facts(self.pending_facts.texts())
+        """Let the sidebar show the waiting facts and files."""
+        self.memory.set_pending_facts(self.pending_facts.texts(), self.pending_facts.files())
 
     def _store_pending_facts(self) -> None:
         """Store the waiting facts, oldest first (the embedding model is ready)."""
@@ -341,3 +352,43 @@ class SetupController(QObject):
             self.window.refresh_memories()
         if self.pending_facts and not self._pending_failed:  # typed while these were stored
             self._store_pending_facts()
+
+    # ---- files added before the embedding model is ready -----------------------------------
+    def keep_files(self, paths: list[str]) -> None:
+        """Keep files and folders added before the embedding model is ready (their paths, on
+        disk too): they are read once it is, even after a restart."""
+        try:
+            self.pending_facts.add_files(paths)
+        except OSError as exc:
+            log.warning("cannot save waiting files in %s: %s", self.pending_facts.path, exc)
+            self.window.notify(
+                "Kept until the model is ready, but the list could not be saved on disk: keep "
+                "Tera open until then.",
+                error=True,
+            )
+        else:
+            what = plural(len(paths), "file or folder", "files or folders")
+            verb = "is" if len(paths) == 1 else "are"
+            self.window.notify(f"Saved — the {what} {verb} read when the model is ready.")
+        self.show_pending_facts()
+
+    def _read_pending_files(self) -> None:
+        """Hand the waiting files to the library (the embedding model is ready); they leave the
+        queue once its ingestion has finished."""
+        files = self.pending_facts.files()
+        if not files or self._files_reading or not self.embedding_ready or self.window.closing:
+            return
+        self._files_reading = files
+        library = self.window.library
+        library.ingest_finished.connect(
+            self._on_pending_files_read, Qt.ConnectionType.SingleShotConnection
+        )
+        library.add_paths(files)
+
+    @Slot()
+    def _on_pending_files_read(self) -> None:
+        if self.window.closing:  # cut short by quitting: they are read again at the next start
+            return
+        read, self._files_reading = self._files_reading, []
+        self.pending_facts.remove_files(read)
+        self.show_pending_facts()

@@ -16,7 +16,7 @@ import pytest
 from hub_server import Hub
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QProgressBar
-from window_actions import FakeFileDialog, fake_file_dialog
+from window_actions import FakeFileDialog, drop, fake_file_dialog
 
 from tera_desktop.core import friendly_errors, models
 from tera_desktop.core.engine import Engine
@@ -434,6 +434,44 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
             == "Remembered the 2 facts you typed while the model was getting ready."
         )
     )
+
+
+def test_files_added_before_the_model_is_ready_wait_and_are_read_once_it_is(
+    qtbot, make_window, paths: Paths, embedding_missing: Settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "boiler.txt").write_text("The boiler was serviced in October by Heat & Co.")
+    (notes / "bike.md").write_text("# Bike\n\nThe bike lock code is 0451.")
+    first = make_window(embedding_missing)
+    dialog = _setup(qtbot, first, ["embedding"])
+    _click(qtbot, dialog.later_button)
+    qtbot.waitUntil(lambda: first.setup_dialog is None)
+
+    drop(first, notes / "boiler.txt", notes / "bike.md")
+    assert first.statusBar().currentMessage() == (
+        "Saved — the 2 files or folders are read when the model is ready."
+    )
+    assert first.pending_facts.files() == [str(notes / "boiler.txt"), str(notes / "bike.md")]
+    assert first.library.ingest_worker is None  # nothing was started, nothing failed
+    assert first.memory.pending_text().startswith(
+        "⏳ 2 files or folders wait for the embedding model and will be read when it is ready: "
+        "boiler.txt, bike.md"
+    )
+    first.close()  # quit before the model is ready
+
+    second = make_window(embedding_missing)
+    assert second.statusBar().currentMessage() == (
+        "The 2 files or folders you added wait for the embedding model; they are added once it "
+        "is ready."
+    )
+    dialog = _setup(qtbot, second, ["embedding"])
+    with qtbot.waitSignal(dialog.accepted, timeout=60_000):
+        _click(qtbot, dialog.download_button)
+    qtbot.waitUntil(lambda: len(second.engine.documents()) == 2, timeout=60_000)
+    qtbot.waitUntil(lambda: not second.pending_facts.files(), timeout=30_000)
+    assert not paths.pending_facts_file.exists() and second.memory.pending_text() == ""
+    assert {Path(d.source).name for d in second.engine.documents()} == {"boiler.txt", "bike.md"}
 
 
 def test_memory_list_and_forget_work_without_the_embedding_model(

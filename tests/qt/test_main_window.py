@@ -15,26 +15,12 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
-from window_actions import ask, remember
+from window_actions import ask, drop, remember
 
 from tera_desktop.core.instance import InstanceLock
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
 from tera_desktop.ui.chat import MessageView
-
-
-def drop(window, *paths: Path) -> None:  # type: ignore[no-untyped-def]
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    event = QDropEvent(
-        QPointF(50, 50),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(event)
-    assert event.isAccepted()
 
 
 def test_window_opens_before_models_load(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]

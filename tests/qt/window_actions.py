@@ -1,11 +1,13 @@
 """What a person does in the main window, for the Qt tests: ask a question, remember a fact,
-pick a file in a file dialog."""
+drop files on the window, pick a file in a file dialog."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 
 from tera_desktop.ui.chat import MessageView
 
@@ -45,3 +47,18 @@ def fake_file_dialog(monkeypatch: Any, module: object) -> type[FakeFileDialog]:
     fake = type("FileDialog", (FakeFileDialog,), {"answer": "", "calls": 0})
     monkeypatch.setattr(module, "QFileDialog", fake)
     return fake
+
+
+def drop(window, *paths: Path) -> None:  # type: ignore[no-untyped-def]
+    """Drop ``paths`` on the window, as from a file manager."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert event.isAccepted()
