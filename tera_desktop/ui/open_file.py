@@ -1,17 +1,27 @@
 """Opening a file or a folder with the computer's usual app, and saying so in the app when that
 cannot happen.
 
-``QDesktopServices.openUrl`` returns False when no app is set to open a file (on Linux: no
-``xdg-open``, or a desktop without a handler); Qt then only writes a line to stderr. Here the user
-gets a small dialog instead: what happened in words, the path (selectable), a button that copies
-it and, for a file, one that opens the folder it is in.
+On Linux Qt's ``QDesktopServices.openUrl`` only starts ``xdg-open`` and returns True once it has
+started: when no app is set for the file, xdg-open exits with an error a moment later and Qt just
+writes a line to stderr, so the click does nothing. Here ``launch`` starts xdg-open itself and
+watches it for a few seconds (without blocking): if it ends in failure the user is told. Elsewhere
+(macOS, Windows, inside a Flatpak or Snap, where the answer comes from a portal) Qt's answer is
+used as it is. The user gets a small dialog: what happened in words, the path (selectable), a
+button that copies it and, for a file, one that opens the folder it is in.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Slot
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,9 +41,86 @@ COPY_PATH = "Copy Path"
 SHOW_IN_FOLDER = "Show in Folder"
 
 
+WATCH_S = 5.0  # how long a started xdg-open is watched for a failure (an app it runs in the
+# foreground, as xdg-open does on a desktop it does not know, is still running by then: success)
+_POLL_MS = 100
+
+
+def launch(
+    path: str | Path,
+    on_failed: Callable[[], object],
+    on_opened: Callable[[], object] | None = None,
+) -> bool:
+    """Ask the computer to open ``path`` with its usual app. False when that cannot even start
+    (no ``xdg-open``); True when it started, and then, on the GUI thread, ``on_failed`` is called
+    if it ends in failure (no app is set for that kind of file) or ``on_opened`` if it ends well
+    or is still running after ``WATCH_S``."""
+    if not _uses_xdg_open():
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if opened and on_opened is not None:
+            QTimer.singleShot(0, on_opened)
+        return opened
+    opener = shutil.which("xdg-open")
+    if opener is None:
+        return False
+    try:
+        process = subprocess.Popen(
+            [opener, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # the app it opens outlives Tera
+        )
+    except OSError:
+        return False
+    _Watch(process, on_failed, on_opened)
+    return True
+
+
+def _uses_xdg_open() -> bool:
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return False
+    return not (os.path.exists("/.flatpak-info") or os.environ.get("SNAP"))
+
+
+class _Watch(QObject):
+    """Polls a started xdg-open until it ends or ``WATCH_S`` pass, then calls ``on_failed`` (it
+    ended with an error) or ``on_opened``. Lives on the application object, so it outlasts the
+    widget that asked."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        on_failed: Callable[[], object],
+        on_opened: Callable[[], object] | None,
+    ) -> None:
+        super().__init__(QApplication.instance())
+        self._process = process
+        self._on_failed = on_failed
+        self._on_opened = on_opened
+        self._until = time.monotonic() + WATCH_S
+        self._timer = QTimer(self)
+        self._timer.setInterval(_POLL_MS)
+        self._timer.timeout.connect(self._poll)
+        self._timer.start()
+
+    @Slot()
+    def _poll(self) -> None:
+        code = self._process.poll()
+        if code is None and time.monotonic() < self._until:
+            return
+        self._timer.stop()
+        self.deleteLater()
+        if code:  # ended with an error (xdg-open: 3 or 4 when no app is set for the file)
+            self._on_failed()
+        elif self._on_opened is not None:
+            self._on_opened()
+
+
 def open_file(parent: QWidget | None, path: str | Path) -> OpenProblemDialog | None:
     """Open the file at ``path`` with its usual app. When the file is gone, or no app is set to
-    open it, show (without blocking) and return a dialog that says so; None when it opened."""
+    open it, show (without blocking) and return a dialog that says so; None when it opened or
+    is being opened (a failure found later still shows the dialog)."""
     file = Path(path)
     if not file.exists():
         text = (
@@ -41,12 +128,14 @@ def open_file(parent: QWidget | None, path: str | Path) -> OpenProblemDialog | N
             "deleted. It was at:"
         )
         return _show(parent, "File Not Found", text, file, folder=file.parent)
-    if QDesktopServices.openUrl(QUrl.fromLocalFile(str(file))):
-        return None
     suffix = one_line(file.suffix.lower(), 24) if file.suffix else ""
     what = f"{suffix} files" if suffix else "this file"
     text = f"No app is set to open {what} on this computer. The file is at:"
-    return _show(parent, "Can't Open File", text, file, folder=file.parent)
+
+    def failed() -> OpenProblemDialog | None:
+        return _show(parent, "Can't Open File", text, file, folder=file.parent)
+
+    return None if launch(file, failed) else failed()
 
 
 def open_folder(
@@ -54,12 +143,14 @@ def open_folder(
 ) -> OpenProblemDialog | None:
     """Open the folder at ``path`` in the file manager; when nothing can, show (without blocking)
     and return a dialog that says so (``what`` names the folder: "Your data"); None when it
-    opened."""
+    opened or is being opened."""
     folder = Path(path)
-    if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
-        return None
     text = f"No app is set to open folders on this computer. {what} is at:"
-    return _show(parent, "Can't Open Folder", text, folder, folder=None)
+
+    def failed() -> OpenProblemDialog | None:
+        return _show(parent, "Can't Open Folder", text, folder, folder=None)
+
+    return None if launch(folder, failed) else failed()
 
 
 def _name(path: Path) -> str:
@@ -68,7 +159,9 @@ def _name(path: Path) -> str:
 
 def _show(
     parent: QWidget | None, title: str, text: str, path: Path, folder: Path | None
-) -> OpenProblemDialog:
+) -> OpenProblemDialog | None:
+    if parent is not None and not shiboken6.isValid(parent):
+        return None  # the window that asked has closed meanwhile
     dialog = OpenProblemDialog(parent, title, text, path, folder)
     dialog.open()  # window-modal, does not block: the app goes on (answers keep streaming)
     return dialog
@@ -197,14 +290,23 @@ class OpenProblemDialog(QDialog):
     def _on_show_folder_clicked(self) -> None:
         if self._folder is None:
             return
-        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._folder))):
+        self._show_folder.setEnabled(False)  # until it is known whether the folder opened
+        if not launch(self._folder, self._on_folder_failed, self._on_folder_opened):
+            self._on_folder_failed()
+
+    def _on_folder_opened(self) -> None:
+        if shiboken6.isValid(self):
             self.accept()
+
+    def _on_folder_failed(self) -> None:
+        if not shiboken6.isValid(self):
             return
         self._note.setText(
             "The folder could not be opened either: no file manager is set up on this computer."
         )
         self._note.show()
-        self._show_folder.setEnabled(False)
 
 
-__all__ = ["COPY_PATH", "SHOW_IN_FOLDER", "OpenProblemDialog", "open_file", "open_folder"]
+__all__ = [
+    "COPY_PATH", "SHOW_IN_FOLDER", "OpenProblemDialog", "launch", "open_file", "open_folder",
+]  # fmt: skip

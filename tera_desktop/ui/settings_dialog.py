@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
+import shiboken6
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -41,6 +41,7 @@ from tera_desktop.core.models import KIND_EMBEDDING, KIND_LLM
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.secrets import secret_location
 from tera_desktop.core.settings import Settings
+from tera_desktop.ui.open_file import launch
 from tera_desktop.workers.base import Worker, WorkerManager
 
 BROWSE_TEXT = "Browse…"
@@ -502,8 +503,15 @@ class SettingsDialog(QDialog):
         except OSError as exc:
             self._set_error(f"Cannot create {folder}: {exc.strerror or exc}.")
             return
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
-            self._set_error(f"Could not open {folder} in the file manager.")
+        if not launch(folder, self._on_open_folder_failed):
+            self._on_open_folder_failed()
+
+    def _on_open_folder_failed(self) -> None:
+        if shiboken6.isValid(self):
+            self._set_error(
+                f"Could not open {self._paths.data} in the file manager: no file manager is set "
+                "up on this computer."
+            )
 
     def _set_error(self, text: str) -> None:
         self.error_label.setText(text)

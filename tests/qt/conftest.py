@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +93,36 @@ def slow_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
             yield piece
 
     monkeypatch.setattr(LlamaGenerator, "stream", slow)
+
+
+class Opener:
+    """A stand-in ``xdg-open`` first on PATH: it logs what it was asked to open, waits
+    ``sleep`` seconds and exits with ``code`` (the real one exits 3 or 4 when no app is set for
+    the file, 0 when it handed the file to one)."""
+
+    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        folder = tmp / "opener-bin"
+        folder.mkdir(exist_ok=True)
+        self.log = tmp / "opener.log"
+        self.script = folder / "xdg-open"
+        self.set(code=3)
+        monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+        from tera_desktop.ui import open_file
+
+        monkeypatch.setattr(open_file, "_uses_xdg_open", lambda: True)
+
+    def set(self, *, code: int, sleep: float = 0.0) -> None:
+        self.script.write_text(
+            f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{self.log}"\nsleep {sleep}\nexit {code}\n'
+        )
+        self.script.chmod(0o755)
+
+    @property
+    def asked(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def opener(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Opener:
+    """The stand-in xdg-open (``Opener``); it exits 3 until ``set`` says otherwise."""
+    return Opener(tmp_path_factory.mktemp("opener"), monkeypatch)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import Opener
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from window_actions import FakeFileDialog, fake_file_dialog
@@ -188,21 +189,18 @@ def test_browse_for_models(
     assert settings.embedding_model == str(tiny_embedding)
 
 
-def test_open_data_folder(
-    qtbot,  # type: ignore[no-untyped-def]
-    paths: Paths,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    opened: list[str] = []
-
-    class FakeDesktopServices:
-        @staticmethod
-        def openUrl(url) -> bool:  # type: ignore[no-untyped-def]
-            opened.append(url.toLocalFile())
-            return True
-
-    monkeypatch.setattr(settings_mod, "QDesktopServices", FakeDesktopServices)
+def test_open_data_folder(qtbot, paths: Paths, opener: Opener) -> None:  # type: ignore[no-untyped-def]
+    opener.set(code=0)
     dialog = _settings_dialog(qtbot, paths, Settings())
     qtbot.mouseClick(dialog.open_folder_button, LEFT)
-    assert opened == [str(paths.data)]
+    qtbot.waitUntil(lambda: opener.asked == [str(paths.data)])
+    qtbot.wait(300)
     assert not dialog.error_label.isVisible()
+
+    opener.set(code=4)  # no file manager: said in the dialog, a moment later
+    qtbot.mouseClick(dialog.open_folder_button, LEFT)
+    qtbot.waitUntil(dialog.error_label.isVisible, timeout=5000)
+    assert dialog.error_label.text() == (
+        f"Could not open {paths.data} in the file manager: no file manager is set up on this "
+        "computer."
+    )

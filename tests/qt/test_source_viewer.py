@@ -5,12 +5,14 @@ listed, and a file no app can open says so in the app."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import fpdf  # fpdf2, a test-only dependency
 import pytest
-from PySide6.QtCore import QRect, Qt, QUrl
+from conftest import Opener
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QDesktopServices, QTextDocument
 from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
@@ -18,6 +20,7 @@ from window_actions import ask, remember
 
 from tera_desktop.core.assistant import Source
 from tera_desktop.core.retrieval import retrieve
+from tera_desktop.ui import open_file as open_file_mod
 from tera_desktop.ui.chat import ChatPanel, MessageView
 from tera_desktop.ui.open_file import OpenProblemDialog, open_file, open_folder
 from tera_desktop.ui.source_viewer import SourceViewer, evidence_spans
@@ -235,18 +238,9 @@ def test_open_file_in_the_viewer_asks_to_open_the_document(qtbot: QtBot, panel: 
 
 
 @pytest.fixture
-def no_default_app(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """QDesktopServices.openUrl answers False, as it does on a computer with no app for the file
-    (no xdg-open, or no handler). Patched because the answer belongs to the OS: the offscreen
-    platform always says False (with a Qt warning), a desktop may really open the file."""
-    asked: list[str] = []
-
-    def refuse(url: QUrl) -> bool:
-        asked.append(url.toLocalFile())
-        return False
-
-    monkeypatch.setattr(QDesktopServices, "openUrl", refuse)
-    return asked
+def no_default_app(opener: Opener) -> Opener:
+    """No app is set for any file or folder: xdg-open starts, then exits 3."""
+    return opener
 
 
 def _problem_dialog(qtbot: QtBot, parent: object) -> OpenProblemDialog:
@@ -258,13 +252,13 @@ def _problem_dialog(qtbot: QtBot, parent: object) -> OpenProblemDialog:
 
 
 def test_opening_a_file_with_no_default_app_says_so(
-    qtbot: QtBot, panel: ChatPanel, tmp_path: Path, no_default_app: list[str]
+    qtbot: QtBot, panel: ChatPanel, tmp_path: Path, no_default_app: Opener
 ) -> None:
     file = tmp_path / "plans.xyz"
     file.write_text("plans", encoding="utf-8")
-    dialog = open_file(panel, file)
-    assert dialog is not None and dialog.isVisible()
-    assert no_default_app == [str(file)]
+    assert open_file(panel, file) is None  # xdg-open started: the answer comes a moment later
+    dialog = _problem_dialog(qtbot, panel)
+    assert no_default_app.asked == [str(file)]
     assert dialog.windowTitle() == "Can't Open File"
     assert dialog.message == "No app is set to open .xyz files on this computer. The file is at:"
     assert dialog.findChild(object, "openProblemPath").text() == str(file)  # type: ignore[union-attr]
@@ -277,40 +271,88 @@ def test_opening_a_file_with_no_default_app_says_so(
     assert dialog.copy_button.text() == "Copied" and dialog.isVisible()
 
     qtbot.mouseClick(dialog.show_folder_button, Qt.MouseButton.LeftButton)
-    assert no_default_app[-1] == str(tmp_path)  # tried the folder it is in
-    assert "no file manager" in dialog.note and not dialog.show_folder_button.isEnabled()
+    qtbot.waitUntil(lambda: "no file manager" in dialog.note, timeout=5000)
+    assert no_default_app.asked[-1] == str(tmp_path)  # tried the folder it is in
+    assert dialog.isVisible() and not dialog.show_folder_button.isEnabled()
     qtbot.mouseClick(dialog.close_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
 
 
 def test_a_file_that_opens_shows_nothing_and_a_missing_one_says_so(
-    qtbot: QtBot, panel: ChatPanel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, panel: ChatPanel, tmp_path: Path, opener: Opener
 ) -> None:
-    opened: list[str] = []
-    monkeypatch.setattr(
-        QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True
-    )
+    opener.set(code=0)  # handed to an app (as gio or kde-open do, at once)
     file = tmp_path / "notes.txt"
     file.write_text("notes", encoding="utf-8")
-    assert open_file(panel, file) is None and opened == [str(file)]
+    assert open_file(panel, file) is None
     assert open_folder(panel, tmp_path) is None
+    qtbot.waitUntil(lambda: len(opener.asked) == 2)
+    qtbot.wait(400)  # the exits have been seen: still no dialog
+    assert not panel.findChildren(OpenProblemDialog)
+
+    opener.set(code=0, sleep=30)  # an app xdg-open runs itself, still open when the watch ends
+    watch = open_file_mod.WATCH_S
+    open_file_mod.WATCH_S = 0.5
+    try:
+        assert open_file(panel, file) is None
+        qtbot.wait(1000)
+    finally:
+        open_file_mod.WATCH_S = watch
+    assert not panel.findChildren(OpenProblemDialog)
 
     gone = open_file(panel, tmp_path / "moved away.pdf")
     assert gone is not None and gone.windowTitle() == "File Not Found"
     assert gone.message.startswith("“moved away.pdf” is no longer where Tera found it.")
-    assert opened == [str(file), str(tmp_path)]  # nothing was asked to open the missing file
+    assert opener.asked == [str(file), str(tmp_path), str(file)]  # not the missing file
     gone.close()
 
 
+def test_the_computers_own_xdg_open_with_no_app_for_the_file_is_said_too(
+    qtbot: QtBot, panel: ChatPanel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real xdg-open (installed for the tests) in a session with no desktop and no apps
+    set: it exits 3, and the dialog says so. (Without xdg-open the dialog comes at once.)"""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "BROWSER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(open_file_mod, "_uses_xdg_open", lambda: True)
+    file = tmp_path / "plans.tera-test-unknown"
+    file.write_text("plans", encoding="utf-8")
+    started = open_file(panel, file) is None  # xdg-open ran; its answer comes a moment later
+    assert started == (shutil.which("xdg-open") is not None)
+    dialog = _problem_dialog(qtbot, panel)
+    assert dialog.windowTitle() == "Can't Open File"
+    assert dialog.message.startswith("No app is set to open .tera-test-unknown files")
+    dialog.close()
+
+
+def test_elsewhere_qts_answer_is_used(
+    qtbot: QtBot, panel: ChatPanel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """macOS, Windows, a Flatpak or a Snap: Qt asks the system (or the portal), which answers at
+    once."""
+    monkeypatch.setattr(open_file_mod, "_uses_xdg_open", lambda: False)
+    answers = iter([False, True])
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda _url: next(answers))
+    file = tmp_path / "plans.xyz"
+    file.write_text("plans", encoding="utf-8")
+    dialog = open_file(panel, file)
+    assert dialog is not None and dialog.windowTitle() == "Can't Open File"
+    dialog.close()
+    assert open_file(panel, file) is None
+
+
 def test_the_window_says_when_the_data_folder_cannot_be_opened(
-    qtbot: QtBot, make_window, no_default_app: list[str]
+    qtbot: QtBot, make_window, no_default_app: Opener
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window(start=False)
     menus = window.menuBar().findChildren(QMenu)
     action = next(a for m in menus for a in m.actions() if a.text() == "Open &Data Folder")
     action.trigger()
     dialog = _problem_dialog(qtbot, window)
-    assert no_default_app == [str(window.paths.data)]
+    assert no_default_app.asked == [str(window.paths.data)]
     assert dialog.windowTitle() == "Can't Open Folder"
     assert dialog.message == "No app is set to open folders on this computer. Your data is at:"
     assert not dialog.show_folder_button.isVisible()
@@ -367,7 +409,7 @@ def _roof_pdf(path: Path) -> None:
 
 
 def test_a_real_answer_opens_its_pdf_source_at_the_page_and_grabs_the_window(
-    qtbot: QtBot, make_window, tmp_path: Path, no_default_app: list[str]
+    qtbot: QtBot, make_window, tmp_path: Path, no_default_app: Opener
 ) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     window.resize(1280, 800)
@@ -397,6 +439,6 @@ def test_a_real_answer_opens_its_pdf_source_at_the_page_and_grabs_the_window(
 
     qtbot.mouseClick(viewer.open_button, Qt.MouseButton.LeftButton)  # no app for PDFs here
     dialog = _problem_dialog(qtbot, window)
-    assert no_default_app == [str(file)]
+    assert no_default_app.asked == [str(file)]
     assert dialog.message == "No app is set to open .pdf files on this computer. The file is at:"
     dialog.close()
