@@ -14,9 +14,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tera_desktop import APP_ID, APP_NAME, __version__
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 _T0 = time.perf_counter()
 ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
@@ -40,7 +43,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def app_icon() -> object:
+def app_icon() -> QIcon:
     """The app icon from resources/icons (source tree, or next to the package in a bundle)."""
     from PySide6.QtGui import QIcon
 
@@ -135,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = setup_logging(paths)
     log.info("tera-desktop %s starting (data: %s)", __version__, paths.data)
 
-    app = QApplication.instance() or QApplication(argv)
+    app = cast(QApplication, QApplication.instance() or QApplication(argv))
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)

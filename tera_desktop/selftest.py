@@ -63,7 +63,12 @@ def run() -> int:
         def wait(signal: object, timeout_s: float = 120) -> bool:
             loop = QEventLoop()
             fired = []
-            signal.connect(lambda *_: (fired.append(1), loop.quit()))  # type: ignore[attr-defined]
+
+            def fire(*_: object) -> None:
+                fired.append(1)
+                loop.quit()
+
+            signal.connect(fire)  # type: ignore[attr-defined]
             QTimer.singleShot(int(timeout_s * 1000), loop.quit)
             loop.exec()
             return bool(fired)

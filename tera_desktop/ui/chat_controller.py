@@ -104,13 +104,7 @@ class ChatController(QObject):
                 item.show_error(message.error)
                 continue
             item.finish(stopped=message.stopped)
-            known = set(Source.__dataclass_fields__)
-            sources = [
-                Source(
-                    **{k: (tuple(v) if k == "evidence" else v) for k, v in s.items() if k in known}
-                )
-                for s in message.sources
-            ]
+            sources = [_saved_source(s) for s in message.sources]
             item.set_sources(sources, no_memory=message.no_memory)
             checks = message.checks or {}
             item.set_checks(checks.get("unsupported", ()), checks.get("removed_citations", ()))
@@ -337,3 +331,12 @@ class ChatController(QObject):
         self._prepare_worker = None
         if self._prepare_again and self._ask_worker is None:
             self._on_prepare_due()
+
+
+def _saved_source(saved: dict[str, Any]) -> Source:
+    """A source as a saved conversation holds it (JSON: lists for tuples, unknown keys kept)."""
+    known = set(Source.__dataclass_fields__)
+    fields: dict[str, Any] = {
+        k: (tuple(v) if k == "evidence" else v) for k, v in saved.items() if k in known
+    }
+    return Source(**fields)

@@ -116,7 +116,9 @@ class _RowDelegate(QStyledItemDelegate):
             small.setPointSizeF(max(small.pointSizeF() * 0.9, 7.0))
         return title_font, small
 
-    def title_text(self, option: QStyleOptionViewItem, index: QModelIndex) -> str:
+    def title_text(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> str:
         """The title as painted: one line, elided to the row's width."""
         title = one_line(str(index.data(ROLE_TITLE) or "")) or UNTITLED
         width = max(option.rect.width() - 2 * _PAD, 0)
@@ -124,7 +126,9 @@ class _RowDelegate(QStyledItemDelegate):
             title, Qt.TextElideMode.ElideRight, width
         )
 
-    def detail_text(self, option: QStyleOptionViewItem, index: QModelIndex) -> str:
+    def detail_text(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> str:
         parts = [str(index.data(ROLE_DATE) or ""), one_line(str(index.data(ROLE_PREVIEW) or ""))]
         detail = " · ".join(part for part in parts if part)
         width = max(option.rect.width() - 2 * _PAD, 0)
@@ -440,7 +444,7 @@ class ConversationList(QWidget):
     def _select(self, conv_id: str | None) -> None:
         item = self.item_for(conv_id) if conv_id else None
         if item is None:
-            self.list.setCurrentItem(None)  # type: ignore[arg-type]
+            self.list.setCurrentRow(-1)
             self.list.clearSelection()
         else:
             self.list.setCurrentItem(item)

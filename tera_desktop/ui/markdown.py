@@ -45,7 +45,7 @@ class SafeTextDocument(QTextDocument):
     The returned empty ``QByteArray`` is a non-null value on purpose: a null result would make Qt
     fall back to reading the named file itself."""
 
-    def loadResource(self, resource_type: int, name: QUrl) -> Any:
+    def loadResource(self, resource_type: int, name: QUrl | str) -> Any:
         return QByteArray()
 
 
@@ -194,12 +194,12 @@ class SafeTextBrowser(QTextBrowser):
 
     # -- never load, never navigate ------------------------------------------------------------
 
-    def loadResource(self, resource_type: int, name: QUrl) -> Any:
+    def loadResource(self, resource_type: int, name: QUrl | str) -> Any:
         return QByteArray()
 
     def doSetSource(
         self,
-        name: QUrl,
+        name: QUrl | str,
         resource_type: QTextDocument.ResourceType = QTextDocument.ResourceType.UnknownResource,
     ) -> None:
         """Never navigate: a click is reported by ``link_activated`` and nothing else happens."""
