@@ -584,9 +584,9 @@ class MemoryPanel(QWidget):
         self.more_button.setText("⋯")
         self.more_button.setAccessibleName("More memory actions")
         self.more_button.setToolTip("More: forget everything")
-        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.more_button.setMenu(self.more_menu)
-        self.more_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
+        # the menu pops up on click (no menu indicator, and no style sheet: one on this button
+        # kept it light in the dark theme)
+        self.more_button.clicked.connect(self._on_more_clicked)
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.add_files_button)
@@ -972,6 +972,11 @@ class MemoryPanel(QWidget):
         words = self.filter_edit.text().split()
         if words:
             self.text_search_requested.emit(" ".join(words))
+
+    @Slot()
+    def _on_more_clicked(self) -> None:
+        button = self.more_button
+        self.more_menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
 
     def set_pending_facts(self, texts: list[str], files: list[str] | None = None) -> None:
         """Facts typed, and files added, before the embedding model was ready: saved, waiting."""

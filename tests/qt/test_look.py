@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel
+from PySide6.QtWidgets import QAbstractButton, QApplication, QFileDialog, QLabel
 
 from tera_desktop.core.paths import Paths, get_paths
 from tera_desktop.core.settings import Settings, load_settings
@@ -57,6 +57,25 @@ def test_a_saved_dark_theme_applies_at_start(
     window = make_window(replace(tiny_settings, theme="dark"), start=False)
     assert _window_is_dark()
     assert window.theme_actions["dark"].isChecked()
+
+
+def test_every_button_follows_the_dark_theme(make_window, qtbot, light_again) -> None:  # type: ignore[no-untyped-def]
+    """No control keeps a light face in the dark theme (a style sheet on a widget once kept the
+    sidebar's ⋯ button white): each visible button's face, sampled inside its border and away
+    from its text, is dark."""
+    window = make_window(start=False)
+    window.resize(1000, 700)
+    window.theme_actions["dark"].trigger()
+    qtbot.wait(50)
+    light = []
+    for button in window.findChildren(QAbstractButton):
+        if not button.isVisible() or button.width() < 12:
+            continue
+        image = button.grab().toImage()
+        face = image.pixelColor(4, image.height() // 2)  # inside the frame, left of the text
+        if face.lightnessF() > 0.6:
+            light.append((button.objectName() or button.text(), face.name()))
+    assert light == []
 
 
 def test_system_choice_follows_the_desktop(monkeypatch, light_again) -> None:  # type: ignore[no-untyped-def]

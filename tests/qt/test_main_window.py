@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -142,6 +143,7 @@ def test_a_failing_worker_reaches_the_user_and_the_app_lives_on(
     assert window.memory_count == 1
 
 
+@pytest.mark.qt_log_ignore(r"This plugin does not support")  # offscreen: a menu pops up
 def test_forget_one_and_forget_all(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
     asked: list[str] = []
@@ -152,8 +154,13 @@ def test_forget_one_and_forget_all(qtbot, make_window, monkeypatch) -> None:  # 
     with qtbot.waitSignal(window.memories_changed, timeout=30_000):
         qtbot.mouseClick(window.memory.forget_button, Qt.MouseButton.LeftButton)
     assert window.memory_count == 1 and "Forget the fact" in asked[0]
+    qtbot.mouseClick(window.memory.more_button, Qt.MouseButton.LeftButton)  # the sidebar's ⋯
+    menu = window.memory.more_menu
+    qtbot.waitUntil(menu.isVisible)
+    assert window.memory.forget_all_action in menu.actions()
     with qtbot.waitSignal(window.memories_changed, timeout=30_000):
-        window.memory.forget_all_action.trigger()  # the sidebar's ⋯ menu: Forget everything…
+        menu.hide()
+        window.memory.forget_all_action.trigger()  # Forget everything…
     assert "Forget everything Tera remembers (1 memory:" in asked[1]
     assert window.memory_count == 0 and window.memory.visible_texts() == []
 
