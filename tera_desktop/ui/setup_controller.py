@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,20 +279,26 @@ class SetupController(QObject):
     def _keep_fact(self, text: str) -> None:
         """Keep ``text`` (on disk too) until the embedding model can store it: nothing typed is
         dropped, not even when Tera is closed before the model is ready."""
-        try:
-            self.pending_facts.add(text)
-        except OSError as exc:
-            log.warning("cannot save a waiting fact in %s: %s", self.pending_facts.path, exc)
-            self.window.notify(
-                "Kept until the model is ready, but it could not be saved on disk: keep Tera "
-                "open until then.",
-                error=True,
-            )
-        else:
-            if not self.embedding_ready:
-                self.window.notify("Saved — it will be added to memory when the model is ready.")
+        saved = self._keep_waiting(lambda: self.pending_facts.add(text), "it")
+        if saved and not self.embedding_ready:
+            self.window.notify("Saved — it will be added to memory when the model is ready.")
         self.show_pending_facts()
         self._store_pending_facts()
+
+    def _keep_waiting(self, add: Callable[[], None], what: str) -> bool:
+        """Run ``add`` (it queues in memory, then writes the file); False, said in the status
+        bar, when the file could not be written."""
+        try:
+            add()
+        except OSError as exc:
+            log.warning("cannot save what waits in %s: %s", self.pending_facts.path, exc)
+            self.window.notify(
+                f"Kept until the model is ready, but {what} could not be saved on disk: keep "
+                "Tera open until then.",
+                error=True,
+            )
+            return False
+        return True
 
     def show_pending_facts(self) -> None:
         """Let the sidebar show the waiting facts and files."""
@@ -357,16 +364,7 @@ class SetupController(QObject):
     def keep_files(self, paths: list[str]) -> None:
         """Keep files and folders added before the embedding model is ready (their paths, on
         disk too): they are read once it is, even after a restart."""
-        try:
-            self.pending_facts.add_files(paths)
-        except OSError as exc:
-            log.warning("cannot save waiting files in %s: %s", self.pending_facts.path, exc)
-            self.window.notify(
-                "Kept until the model is ready, but the list could not be saved on disk: keep "
-                "Tera open until then.",
-                error=True,
-            )
-        else:
+        if self._keep_waiting(lambda: self.pending_facts.add_files(paths), "the list"):
             what = plural(len(paths), "file or folder", "files or folders")
             verb = "is" if len(paths) == 1 else "are"
             self.window.notify(f"Saved — the {what} {verb} read when the model is ready.")
