@@ -290,7 +290,7 @@ def test_a_file_that_opens_shows_nothing_and_a_missing_one_says_so(
     qtbot.wait(400)  # the exits have been seen: still no dialog
     assert not panel.findChildren(OpenProblemDialog)
 
-    opener.set(code=0, sleep=30)  # an app xdg-open runs itself, still open when the watch ends
+    opener.set(code=0, sleep=3)  # an app xdg-open runs itself, still open when the watch ends
     watch = open_file_mod.WATCH_S
     open_file_mod.WATCH_S = 0.5
     try:
