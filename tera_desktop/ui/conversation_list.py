@@ -51,12 +51,12 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from tera_desktop.core.conversations import RENAME_MAX_CHARS, ConversationSummary
+from tera_desktop.ui.more_button import more_button
 from tera_desktop.ui.safe_text import ask_yes_no, one_line, plain_label, set_plain, tooltip
 
 ROLE_ID = Qt.ItemDataRole.UserRole
@@ -263,12 +263,12 @@ class ConversationList(QWidget):
         self.new_button.setToolTip("Start a new chat; this one stays in the list")
         self.new_button.clicked.connect(self.new_chat_requested)
 
-        self.more_button = QToolButton()
-        self.more_button.setObjectName("chatActionsButton")
-        self.more_button.setText("⋯")
-        self.more_button.setAccessibleName("Chat actions")
-        self.more_button.setToolTip("Rename, delete or export the selected chat")
-        self.more_button.clicked.connect(self._on_more_button_clicked)
+        self.more_button = more_button(
+            "chatActionsButton",
+            "Chat actions",
+            "Rename, delete or export the selected chat",
+            self.context_menu,
+        )
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -543,15 +543,8 @@ class ConversationList(QWidget):
         item = self.list.itemAt(pos)
         if item is None:
             return
-        self._popup(self.context_menu(str(item.data(ROLE_ID))), self.list.viewport(), pos)
-
-    @Slot()
-    def _on_more_button_clicked(self) -> None:
-        self._popup(self.context_menu(), self.more_button, self.more_button.rect().bottomLeft())
-
-    def _popup(self, menu: QMenu, anchor: QWidget, pos: QPoint) -> None:
-        """Show ``menu`` without a nested event loop."""
-        menu.popup(anchor.mapToGlobal(pos))
+        menu = self.context_menu(str(item.data(ROLE_ID)))
+        menu.popup(self.list.viewport().mapToGlobal(pos))  # no nested event loop
 
     def _on_menu_action(self, slot: Callable[[str | None], bool]) -> None:
         if self._menu_target is not None:

@@ -55,7 +55,6 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -66,6 +65,7 @@ from tera_desktop.core.ingest import FAILED, REMOVED, UPDATED, FileResult
 from tera_desktop.core.store import DocumentInfo, FactInfo
 from tera_desktop.core.units import plural
 from tera_desktop.ui.ingest_panel import IngestPanel, error_color
+from tera_desktop.ui.more_button import more_button
 from tera_desktop.ui.safe_text import one_line, set_plain, tooltip
 
 ROLE_KIND = Qt.ItemDataRole.UserRole
@@ -579,14 +579,12 @@ class MemoryPanel(QWidget):
         self.forget_all_action = self.more_menu.addAction("Forget everything…")
         self.forget_all_action.setObjectName("forgetAllAction")
         self.forget_all_action.triggered.connect(self.forget_all_requested)
-        self.more_button = QToolButton()
-        self.more_button.setObjectName("memoryMoreButton")
-        self.more_button.setText("⋯")
-        self.more_button.setAccessibleName("More memory actions")
-        self.more_button.setToolTip("More: forget everything")
-        # the menu pops up on click (no menu indicator, and no style sheet: one on this button
-        # kept it light in the dark theme)
-        self.more_button.clicked.connect(self._on_more_clicked)
+        self.more_button = more_button(
+            "memoryMoreButton",
+            "More memory actions",
+            "More: forget everything",
+            lambda: self.more_menu,
+        )
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.add_files_button)
@@ -972,11 +970,6 @@ class MemoryPanel(QWidget):
         words = self.filter_edit.text().split()
         if words:
             self.text_search_requested.emit(" ".join(words))
-
-    @Slot()
-    def _on_more_clicked(self) -> None:
-        button = self.more_button
-        self.more_menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
 
     def set_pending_facts(self, texts: list[str], files: list[str] | None = None) -> None:
         """Facts typed, and files added, before the embedding model was ready: saved, waiting."""
