@@ -285,6 +285,7 @@ def test_a_file_that_opens_shows_nothing_and_a_missing_one_says_so(
     file = tmp_path / "notes.txt"
     file.write_text("notes", encoding="utf-8")
     assert open_file(panel, file) is None
+    qtbot.waitUntil(lambda: len(opener.asked) == 1)  # one at a time: the log keeps their order
     assert open_folder(panel, tmp_path) is None
     qtbot.waitUntil(lambda: len(opener.asked) == 2)
     qtbot.wait(400)  # the exits have been seen: still no dialog
@@ -295,7 +296,8 @@ def test_a_file_that_opens_shows_nothing_and_a_missing_one_says_so(
     open_file_mod.WATCH_S = 0.5
     try:
         assert open_file(panel, file) is None
-        qtbot.wait(1000)
+        qtbot.waitUntil(lambda: len(opener.asked) == 3)
+        qtbot.wait(1000)  # past the watch, with the stand-in still running
     finally:
         open_file_mod.WATCH_S = watch
     assert not panel.findChildren(OpenProblemDialog)
