@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -153,3 +156,53 @@ def all_facts() -> list[str]:
             if fact not in out:
                 out.append(fact)
     return out
+
+
+# --- The evaluation set written apart from the code (issue 21) --------------------------------
+# ``eval_sets/dev_v1.json`` is the half to tune on; ``eval_sets/heldout_v1.json`` is never tuned
+# on and never edited (``tests/test_eval_sets.py`` pins its sha256). Layout: see their "about".
+
+EVAL_SETS_DIR = Path(__file__).resolve().parent / "eval_sets"
+HELDOUT_SHA256 = "1894d7ecf5b09acab8e032621dc98bd422bfb008ff94fd9cf2ab0b4cf5279959"
+EVAL_SPLITS = ("dev", "heldout")
+
+
+def eval_set_path(split: str) -> Path:
+    if split not in EVAL_SPLITS:
+        raise ValueError(f"unknown split {split!r}; one of {EVAL_SPLITS}")
+    return EVAL_SETS_DIR / f"{split}_v1.json"
+
+
+def load_eval_set(split: str) -> dict[str, Any]:
+    """One half of the evaluation set, as stored (see the file's "about")."""
+    data: dict[str, Any] = json.loads(eval_set_path(split).read_text(encoding="utf-8"))
+    return data
+
+
+def memory_of(item: dict[str, Any]) -> str:
+    """Which memory an item lives in: "shared" or "small:<name>"."""
+    return str(item.get("memory", "shared"))
+
+
+def eval_memories(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Every memory of one half and the texts it holds, in the order they are remembered.
+
+    An update's older fact comes before its newer one (updates last, so the rest is there)."""
+    memories: dict[str, list[str]] = {"shared": []}
+    for name, texts in data.get("small_memories", {}).items():
+        memories[f"small:{name}"] = list(texts)
+
+    def add(memory: str, text: str) -> None:
+        texts = memories.setdefault(memory, [])
+        if text not in texts:
+            texts.append(text)
+
+    for section in ("follow_ups", "near_misses", "answerable"):
+        for item in data.get(section, []):
+            for fact in item.get("facts", []):
+                add(memory_of(item), fact)
+    for item in data.get("updates", []):
+        add("shared", item["old"])
+    for item in data.get("updates", []):
+        add("shared", item["new"])
+    return memories
