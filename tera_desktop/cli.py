@@ -14,20 +14,21 @@ Errors print one line to stderr and exit non-zero, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from tera_desktop import __version__
 from tera_desktop.core.errors import Cancelled, TeraError
 from tera_desktop.core.settings import RETRIEVAL_MODES
-from tera_desktop.core.units import MB
+from tera_desktop.core.units import MB, plural
 
 EXIT_PARTIAL = 2  # some files of an upload failed
 EXIT_INTERRUPTED = 130
@@ -126,6 +127,23 @@ def _emit(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
+# C0 controls but \t and \n, DEL, C1 controls; and the bidi overrides that reorder what is shown
+_CONTROLS = dict.fromkeys(
+    [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F)],
+    "\ufffd",
+)
+_CONTROLS.update(dict.fromkeys(range(0x2066, 0x206A), "\ufffd"))
+_ONE_LINE = {**_CONTROLS, ord("\n"): " ", ord("\r"): " ", ord("\t"): " "}
+
+
+def safe(text: object, *, one_line: bool = False) -> str:
+    """``text`` from memory (a fact, a file's text or name, an answer, a chat title) made safe to
+    print on a terminal: control characters (ESC, BEL, C1…) become U+FFFD, so nothing stored can
+    write the clipboard, set the window title, hide a link or clear the screen; ``one_line`` also
+    turns line breaks and tabs into spaces. JSON output needs none of this (json.dumps escapes)."""
+    return str(text).translate(_ONE_LINE if one_line else _CONTROLS)
+
+
 def _progress_printer() -> Any:
     last = {"pct": -1}
 
@@ -204,7 +222,10 @@ def _remember(args: argparse.Namespace, engine: Any) -> int:
     elif result.is_new:
         print(f"Remembered ({result.id}).")
         if result.replaces:  # an update of an older fact: say which (it stays, superseded)
-            print(f"It replaces an older fact, kept as superseded: {result.replaces.text}")
+            print(
+                "It replaces an older fact, kept as superseded: "
+                + safe(result.replaces.text, one_line=True)
+            )
             print(f"To keep both current: tera forget {result.id}; tera remember --keep-both …")
     else:
         print(f"Already remembered on {result.created_at[:10]} ({result.id}).")
@@ -220,7 +241,7 @@ def _upload(args: argparse.Namespace, engine: Any) -> int:
         for event in engine.upload(args.paths, cancel=cancel, sync=args.sync):
             within = getattr(event, "within_file", "")
             if within and not args.json and sys.stderr.isatty():
-                sys.stderr.write(f"\r{within}   ")
+                sys.stderr.write(f"\r{safe(within, one_line=True)}   ")
                 sys.stderr.flush()
             if not isinstance(event, FileResult):
                 continue
@@ -237,16 +258,17 @@ def _upload(args: argparse.Namespace, engine: Any) -> int:
                     }
                 )
             elif event.reason:
-                print(f"{event.status:<10} {event.path}: {event.reason}")
+                print(f"{event.status:<10} {safe(event.path, one_line=True)}: {safe(event.reason)}")
             else:
-                print(f"{event.status:<10} {event.path} ({event.chunks} chunks)")
+                chunks = plural(event.chunks, "chunk")
+                print(f"{event.status:<10} {safe(event.path, one_line=True)} ({chunks})")
     except KeyboardInterrupt:
         cancel.set()
         print("Stopped. Files already stored are kept; run the upload again to finish.")
         return EXIT_INTERRUPTED
     if not args.json:
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no files"
-        print(f"Done: {summary}. Tera now holds {engine.count()} memories.")
+        print(f"Done: {summary}. Tera now holds {plural(engine.count(), 'memory', 'memories')}.")
     return EXIT_PARTIAL if counts.get(FAILED) else 0
 
 
@@ -260,8 +282,8 @@ def _search(args: argparse.Namespace, engine: Any) -> int:
     if not hits:
         print("Nothing in memory matches.")
     for i, h in enumerate(hits, 1):
-        where = Path(h.source).name if h.source else "fact"
-        text = " ".join(h.text.split())
+        where = safe(Path(h.source).name, one_line=True) if h.source else "fact"
+        text = safe(" ".join(h.text.split()), one_line=True)
         print(f"{i}. [{h.score:.3f}] {where} ({h.id})\n   {text[:300]}")
     return 0
 
@@ -284,44 +306,80 @@ def _ask(args: argparse.Namespace, engine: Any) -> int:
     cancel = threading.Event()
     sources: list[Any] = []
     done: AnswerDone | None = None
-    reading = False
+    reading = printed = False
     try:
-        for event in session.ask(" ".join(args.question), cancel=cancel, top_k=args.k):
-            if isinstance(event, SourcesFound):
-                sources = event.sources
-            elif isinstance(event, Reading) and not args.json and sys.stderr.isatty():
-                reading = True
-                sys.stderr.write(
-                    f"\rReading {event.sources} sources… {int(100 * event.fraction):3d}%"
-                )
-                sys.stderr.flush()
-            elif isinstance(event, Token) and not args.json:
-                if reading:
-                    sys.stderr.write("\r" + " " * 40 + "\r")
-                    reading = False
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-            elif isinstance(event, AnswerDone):
-                done = event
-                sources = event.sources
-    except KeyboardInterrupt:
+        with _signals_as_interrupt():
+            for event in session.ask(" ".join(args.question), cancel=cancel, top_k=args.k):
+                if isinstance(event, SourcesFound):
+                    sources = event.sources
+                elif isinstance(event, Reading) and not args.json and sys.stderr.isatty():
+                    reading = True
+                    sys.stderr.write(
+                        f"\rReading {event.sources} sources… {int(100 * event.fraction):3d}%"
+                    )
+                    sys.stderr.flush()
+                elif isinstance(event, Token) and not args.json:
+                    if reading:
+                        sys.stderr.write("\r" + " " * 40 + "\r")
+                        reading = False
+                    sys.stdout.write(safe(event.text))
+                    sys.stdout.flush()
+                    printed = True
+                elif isinstance(event, AnswerDone):
+                    done = event
+                    sources = event.sources
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: the session saved the turn so far
         cancel.set()
         print("\n[stopped]")
         return EXIT_INTERRUPTED
+    except TeraError as exc:
+        if not printed or args.json:
+            raise
+        # the answer had begun: it stays on screen (and in the chat), stopped, with the reason
+        print(f"\n[stopped: {safe(exc.message.removeprefix('Stopped: '), one_line=True)}]")
+        if exc.hint:
+            print(exc.hint)
+        _print_sources(sources)
+        return exc.exit_code
     if args.json:
         _emit(answer_json(done, sources))
         return 0
     print()
     if done is not None and done.text != done.raw_text and done.raw_text:
-        print(f"\n(checked: {done.text})")
+        print(f"\n(checked: {safe(done.text)})")
     if done is not None and done.checks.unsupported:
-        print("Not found in memory: " + ", ".join(done.checks.unsupported))
+        print("Not found in memory: " + safe(", ".join(done.checks.unsupported), one_line=True))
+    _print_sources(sources)
+    return 0
+
+
+def _print_sources(sources: list[Any]) -> None:
     if sources:
         print("\nSources:")
         for s in sources:
-            text = " ".join((" ".join(s.evidence) or s.text).split())
-            print(f"[{s.number}] {s.label} · {s.score:.3f} · {text[:160]}")
-    return 0
+            text = safe(" ".join((" ".join(s.evidence) or s.text).split()), one_line=True)
+            print(f"[{s.number}] {safe(s.label, one_line=True)} · {s.score:.3f} · {text[:160]}")
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal, a stopped service) act like Ctrl-C within this
+    block: the answer stops and the turn so far is saved; the old handlers come back after."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                sig = getattr(signal, name)
+                old[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _chats(args: argparse.Namespace, paths: Any) -> int:
@@ -345,7 +403,8 @@ def _chats(args: argparse.Namespace, paths: Any) -> int:
     if not summaries:
         print('No conversations yet. Start one: tera ask --chat "My chat" "a question"')
     for c in summaries:
-        print(f"{c.updated_at[:16].replace('T', ' ')}  {c.id[:8]}  {c.title}  ({c.message_count})")
+        when = c.updated_at[:16].replace("T", " ")
+        print(f"{when}  {c.id[:8]}  {safe(c.title, one_line=True)}  ({c.message_count})")
     return 0
 
 
@@ -355,13 +414,13 @@ def _forget(args: argparse.Namespace, engine: Any) -> int:
         if not args.yes and not _confirm(f"Forget all {n} memories? This cannot be undone."):
             raise TeraError("Nothing forgotten.", "Add --yes to forget everything without asking.")
         result = engine.forget_all()
-        print(f"Forgot everything ({result.removed} chunks).")
+        print(f"Forgot everything ({plural(result.removed, 'chunk')}).")
     elif args.source:
         result = engine.forget_source(args.source)
-        print(f"Forgot {args.source} ({result.removed} chunks).")
+        print(f"Forgot {safe(args.source, one_line=True)} ({plural(result.removed, 'chunk')}).")
     else:
         result = engine.forget(args.id)
-        print(f"Forgot {args.id} ({result.removed} chunks).")
+        print(f"Forgot {safe(args.id, one_line=True)} ({plural(result.removed, 'chunk')}).")
     return 0
 
 
@@ -391,11 +450,12 @@ def _list(args: argparse.Namespace, engine: Any) -> int:
     if facts:
         print("Facts:")
         for f in facts:
-            print(f"  {f.created_at[:10]}  {f.id}  {f.text}")
+            print(f"  {f.created_at[:10]}  {f.id}  {safe(f.text, one_line=True)}")
     if docs:
         print("Documents:")
         for d in docs:
-            print(f"  {d.created_at[:10]}  {d.source}  ({d.chunks} chunks)")
+            chunks = plural(d.chunks, "chunk")
+            print(f"  {d.created_at[:10]}  {safe(d.source, one_line=True)}  ({chunks})")
     return 0
 
 
@@ -433,7 +493,7 @@ def _models(args: argparse.Namespace, paths: Any, settings: Any) -> int:
             state = "installed" if installed else "not downloaded"
             print(f"{mark} {entry.kind:<9} {entry.name:<40} {entry.size / MB:8.0f} MB  {state}")
         for path in local:
-            print(f"  local     {path}")
+            print(f"  local     {safe(path, one_line=True)}")
         print("(* = in use; models live in", paths.models, ")")
         return 0
     if args.models_command == "download":
@@ -472,7 +532,12 @@ def _info(paths: Any, settings: Any) -> int:
         print(f"  llm       {model} on the model server {server_address(settings)}")
     else:
         print(f"  llm       {settings.llm_model}")
-    print(f"  store     {settings.qdrant_url or 'embedded Qdrant engine (on disk)'}")
+    from tera_desktop.core.secrets import mask_secrets
+
+    store = (
+        mask_secrets(settings.qdrant_url, [settings.qdrant_api_key]) if settings.qdrant_url else ""
+    )
+    print(f"  store     {store or 'embedded Qdrant engine (on disk)'}")
     return 0
 
 
@@ -494,15 +559,22 @@ def _doctor(args: argparse.Namespace, paths: Any) -> int:
     return 1 if doctor.overall(checks) == doctor.FAIL else 0
 
 
+def _say_error(error: object) -> None:
+    """One line on stderr: no key or password in it, no control character from memory."""
+    from tera_desktop.core.secrets import mask_secrets
+
+    print(f"tera: {safe(mask_secrets(str(error)), one_line=True)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
     except Cancelled as exc:
-        print(f"tera: {exc}", file=sys.stderr)
+        _say_error(exc)
         return EXIT_INTERRUPTED
     except TeraError as exc:
-        print(f"tera: {exc}", file=sys.stderr)
+        _say_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("tera: interrupted.", file=sys.stderr)
@@ -512,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # a bug: still one line for the user, the details in the log
         logging.getLogger("tera").exception("unexpected error")
-        print(f"tera: unexpected error: {exc!r} (details in the log file)", file=sys.stderr)
+        _say_error(f"unexpected error: {exc!r} (details in the log file)")
         return 1
 
 

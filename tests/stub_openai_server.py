@@ -22,7 +22,9 @@ MODES = (
     "cut",  # stream two pieces, then drop the connection (no [DONE], no last chunk)
     "cut-clean",  # stream two pieces, then end the body cleanly but without [DONE]
     "silent",  # accept the request, then send nothing until ``release`` is set
-    "endless",  # stream pieces until the client hangs up
+    "endless",  # stream pieces until the client hangs up (at most ``limit`` pieces, then cut)
+    "drip",  # stream two pieces, then one byte of a never-ending line per ``drip_s`` (bounded)
+    "long-line",  # stream two pieces, then one line of ``limit`` KB with no newline
     "refuse-extras",  # HTTP 400 when the body has fields OpenAI's own API does not know
     "error-event",  # an error object inside the stream
     "html",  # a web server that is not a model server: 404 HTML everywhere
@@ -53,6 +55,10 @@ class Stub:
     release: threading.Event = field(default_factory=threading.Event)  # ends "silent"
     disconnected: threading.Event = field(default_factory=threading.Event)
     sent_pieces: int = 0
+    limit: int = 5000  # "endless": pieces at most; "long-line": KB; "drip": bytes
+    drip_s: float = 0.05  # "drip": seconds between bytes
+    piece_s: float = 0.001  # "endless": seconds between pieces
+    sent_bytes: int = 0  # "drip", "long-line": bytes of the endless line sent
 
     @property
     def url(self) -> str:
@@ -173,12 +179,33 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"0\r\n\r\n")
                 return
             if stub.mode == "endless":
-                n = 0
-                while not stub.release.is_set():
+                for n in range(stub.limit):  # bounded: a client that never stops is cut here
+                    if stub.release.is_set():
+                        return
                     self._event(self._piece(model, f" word{n}"))
                     stub.sent_pieces += 1
-                    n += 1
-                    stub.release.wait(0.01)
+                    stub.release.wait(stub.piece_s)
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            if stub.mode in ("drip", "long-line"):
+                for text in stub.pieces[:2]:
+                    self._event(self._piece(model, text))
+                    stub.sent_pieces += 1
+                self._chunk(b'data: {"choices": [{"delta": {"content": "')
+                if stub.mode == "drip":
+                    for _ in range(stub.limit):
+                        if stub.release.wait(stub.drip_s):
+                            return
+                        self._chunk(b"a")
+                        stub.sent_bytes += 1
+                else:
+                    block = b"a" * 1024
+                    for _ in range(stub.limit):
+                        if stub.release.is_set():
+                            return
+                        self._chunk(block)
+                        stub.sent_bytes += len(block)
+                self.wfile.write(b"0\r\n\r\n")
                 return
             pieces = stub.pieces[:2] if stub.mode.startswith("cut") else stub.pieces
             for i, text in enumerate(pieces):

@@ -84,7 +84,7 @@ def test_upload_list_forget(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     (docs / "empty.txt").write_text("")
     code, out, _ = run(capsys, "upload", str(docs))
     assert code == 2  # one file failed
-    assert "added      " in out and "trip.md (1 chunks)" in out
+    assert "added      " in out and "trip.md (1 chunk)" in out
     assert "failed     " in out and "empty.txt: The file is empty." in out
     code, out, _ = run(capsys, "upload", str(docs / "trip.md"))
     assert code == 0 and "unchanged" in out
@@ -125,7 +125,7 @@ def test_forget_all_needs_confirmation(capsys: pytest.CaptureFixture[str]) -> No
     code, out, err = run(capsys, "forget", "--all")
     assert code == 1 and "Nothing forgotten" in err and "--yes" in err
     code, out, _ = run(capsys, "forget", "--all", "--yes")
-    assert code == 0 and "Forgot everything (1 chunks)" in out
+    assert code == 0 and "Forgot everything (1 chunk)" in out
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ import platform
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -621,16 +621,32 @@ def run_checks(
     settings_check, settings = check_settings(paths, environ)
     if engine is not None:
         settings = engine.settings
-    yield settings_check
-    yield check_python()
-    yield check_libraries()
-    yield check_gui()
-    yield check_llama_build()
-    yield check_embedding_model(paths, settings, engine)
-    yield check_language_model(paths, settings, engine)
-    yield check_store(paths, settings, engine)
-    yield check_disk(paths, settings)
-    yield check_data_folder(paths)
+    keys = [str(getattr(settings, "llm_api_key", "")), str(getattr(settings, "qdrant_api_key", ""))]
+    yield masked(settings_check, keys)
+    for check in (
+        check_python,
+        check_libraries,
+        check_gui,
+        check_llama_build,
+        lambda: check_embedding_model(paths, settings, engine),
+        lambda: check_language_model(paths, settings, engine),
+        lambda: check_store(paths, settings, engine),
+        lambda: check_disk(paths, settings),
+        lambda: check_data_folder(paths),
+    ):
+        yield masked(check(), keys)
+
+
+def masked(check: Check, secrets: Sequence[str] = ()) -> Check:
+    """``check`` with every key and password hidden (the report is meant to be shared)."""
+    from tera_desktop.core.secrets import mask_secrets
+
+    return Check(
+        check.name,
+        check.status,
+        mask_secrets(check.detail, secrets),
+        mask_secrets(check.fix, secrets),
+    )
 
 
 # ---- reports ------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import logging
 from logging.handlers import RotatingFileHandler
 
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.secrets import MaskSecretsFilter
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -43,6 +44,7 @@ def setup_logging(paths: Paths, level: int = logging.INFO) -> logging.Logger:
         delay=True,
     )
     handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(MaskSecretsFilter())  # no key or password in the log (issue 26.6)
     logger.addHandler(handler)
     logger.setLevel(level)
     return logger

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import math
 import re
 import socket
@@ -30,13 +31,18 @@ from typing import Any
 
 from tera_desktop.core.errors import GenerationError, ServerError
 from tera_desktop.core.generator import GenerationStats, Message, Sampling
+from tera_desktop.core.secrets import known_secret, mask_url
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (the read timeout is a setting)
 TOKEN_SAFETY = 1.15  # count_tokens over-estimates by this factor (and +2 per call)
 _CTX_KEYS = ("max_model_len", "context_length", "max_context_length", "n_ctx", "context_window")
 _EXTRA_FIELDS = ("top_k", "repeat_penalty", "stream_options")  # not in OpenAI's own API
 _ERROR_BODY_LIMIT = 64 * 1024
+MAX_LINE_BYTES = 1 << 20  # one server-sent event line: a token is a few bytes, 1 MB is absurd
+DEADLINE_FACTOR = 3  # a whole answer may take this many times ``timeout`` (360 s by default)
+_READ_SIZE = 64 * 1024
 DEFAULT_SAMPLING = Sampling()
+log = logging.getLogger(__name__)
 _PIECE = re.compile(r"\d|[A-Za-z]+|\s+|[^\sA-Za-z\d]")
 
 
@@ -59,7 +65,7 @@ def api_base(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ServerError(
-            f"The model server address must look like http://host:8080 (got {url!r}).",
+            f"The model server address must look like http://host:8080 (got {mask_url(url)!r}).",
             "Enter the server's address in Settings → Model server, or leave it empty to use "
             "the language model on this computer.",
             reason="protocol",
@@ -104,6 +110,68 @@ def _error_message(body: bytes) -> str:
     return text[:300] + "…" if len(text) > 300 else text
 
 
+def answer_tokens(text: str) -> int:
+    """Tokens in one streamed piece, counted on Tera's side (a lower estimate, so that a normal
+    answer is never cut early): a run of letters, a digit, a punctuation mark or a newline each
+    count one; a piece is at least one token (llama.cpp and Ollama stream one token per piece)."""
+    n = 0
+    for match in _PIECE.finditer(text):
+        piece = match.group()
+        n += piece.count("\n") if piece[0].isspace() else 1 + len(piece) // 16
+    return max(1, n)
+
+
+class _Stop(Exception):
+    """A limit of Tera's own ended the stream: ``kind`` is "idle", "deadline" or "too-long"."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class _Lines:
+    """The lines of a streamed body, read in pieces of at most 64 KB: a line longer than
+    ``max_line`` bytes, no new answer text within ``idle`` seconds, or an answer running past
+    ``deadline`` (a ``time.monotonic()``) ends it with ``_Stop``, whatever the server sends."""
+
+    def __init__(
+        self, response: http.client.HTTPResponse, *, max_line: int, idle: float, deadline: float
+    ) -> None:
+        self._response = response
+        self._buf = bytearray()
+        self._max_line = max_line
+        self._idle = idle
+        self._deadline = deadline
+        self.progress_at = time.monotonic()  # when the last piece of answer came
+        self.received = 0  # bytes read
+
+    def check_time(self) -> None:
+        now = time.monotonic()
+        if now >= self._deadline:
+            raise _Stop("deadline")
+        if now - self.progress_at >= self._idle:
+            raise _Stop("idle")
+
+    def next(self) -> bytes:
+        """The next line with its newline; the rest without one at the end; b"" at the end."""
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buf[: end + 1])
+                del self._buf[: end + 1]
+                return line
+            if len(self._buf) > self._max_line:
+                raise _Stop("too-long")
+            self.check_time()
+            data = self._response.read1(_READ_SIZE)
+            if not data:
+                line = bytes(self._buf)
+                self._buf.clear()
+                return line
+            self.received += len(data)
+            self._buf += data
+
+
 class _Server:
     """Requests to one server: connect, send, map every failure to a ``ServerError``."""
 
@@ -116,14 +184,15 @@ class _Server:
         connect_timeout: float = 0,
         root: bool = False,
     ) -> None:
-        self.base = api_base(url)[: -len("/v1")] if root else api_base(url)
+        # shown in messages: a user name and password in the address never are
+        self.base = mask_url(api_base(url)[: -len("/v1")] if root else api_base(url))
         parts = urllib.parse.urlsplit(self.base)
         self.scheme = parts.scheme
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.path = parts.path
         self.netloc = parts.netloc.rsplit("@", 1)[-1]
-        self.api_key = api_key.strip()
+        self.api_key = known_secret(api_key)  # masked from now on wherever Tera shows text
         self.timeout = timeout
         self.connect_timeout = connect_timeout or min(CONNECT_TIMEOUT, timeout)
 
@@ -390,8 +459,13 @@ class OpenAIGenerator:
         n_ctx: int = 2048,
         timeout: float = 120.0,
         connect_timeout: float = 0,
+        deadline: float = 0,
+        max_line: int = MAX_LINE_BYTES,
     ) -> None:
         self._server = _Server(url, api_key, timeout=timeout, connect_timeout=connect_timeout)
+        self.timeout = timeout  # no new answer text for this long ends the answer
+        self.deadline = deadline or DEADLINE_FACTOR * timeout  # a whole answer, at most
+        self.max_line = max_line
         self.url = self._server.base
         self.server = self._server.netloc
         try:
@@ -501,6 +575,7 @@ class OpenAIGenerator:
     ) -> Iterator[str]:
         stats = stats if stats is not None else GenerationStats()
         start = time.perf_counter()
+        began = time.monotonic()
         estimate = self.prompt_tokens(messages)
         stats.prompt_tokens = stats.prompt_tokens_evaluated = estimate  # the usage may correct it
         if estimate + 1 >= self.n_ctx:
@@ -522,6 +597,8 @@ class OpenAIGenerator:
             stats.total_s = time.perf_counter() - start
             return
         pieces = 0
+        counted = 0  # answer tokens, counted here (``answer_tokens``)
+        limit_hit = False
         usage: dict[str, Any] = {}
         finished = False
         try:
@@ -534,13 +611,25 @@ class OpenAIGenerator:
                     "llama.cpp's server, Ollama, vLLM and LM Studio do; check the address.",
                     reason="no-stream",
                 )
+            lines = _Lines(
+                response,
+                max_line=self.max_line,
+                idle=self.timeout,
+                deadline=began + self.deadline,
+            )
             while True:
                 try:
-                    raw = response.readline()
+                    raw = lines.next()
                 except TimeoutError:
                     if stop_event.is_set():
                         break
+                    if pieces:
+                        raise self._stopped("idle", pieces) from None
                     raise self._server.timeout_error() from None
+                except _Stop as stop:
+                    if stop_event.is_set():
+                        break
+                    raise self._stopped(stop.kind, pieces) from None
                 except (http.client.HTTPException, OSError, ValueError) as exc:
                     if stop_event.is_set():
                         break
@@ -570,18 +659,29 @@ class OpenAIGenerator:
                 if isinstance(chunk.get("usage"), dict):
                     usage = chunk["usage"]
                 for choice in chunk.get("choices") or ():
+                    if not isinstance(choice, dict):
+                        continue
                     delta = choice.get("delta") or {}
-                    text = delta.get("content") or choice.get("text") or ""
+                    text = (delta.get("content") if isinstance(delta, dict) else "") or (
+                        choice.get("text") or ""
+                    )
                     if choice.get("finish_reason"):
                         finished = True
                         stats.finish_reason = str(choice["finish_reason"])  # "stop", "length"
-                    if text:
+                    if text and isinstance(text, str):
                         if stats.first_token_s is None:
                             stats.first_token_s = time.perf_counter() - start
                         pieces += 1
+                        counted += answer_tokens(text)
                         stats.completion_tokens = pieces
                         yield text
-                if stop_event.is_set():
+                        lines.progress_at = time.monotonic()
+                        if counted >= max_tokens:  # the server went on past max_tokens: stop it
+                            finished = limit_hit = True
+                            stats.finish_reason = "length"
+                            log.info("answer stopped at %d tokens (max_tokens)", counted)
+                            break
+                if stop_event.is_set() or limit_hit:
                     break
             if not finished and not stop_event.is_set():
                 raise self._cut("the stream ended before the answer did")
@@ -603,6 +703,32 @@ class OpenAIGenerator:
                 stats.completion_tokens = usage["completion_tokens"]
             else:
                 stats.completion_tokens = pieces
+
+    def _stopped(self, kind: str, pieces: int) -> ServerError:
+        """A limit of Tera's own ended the answer: what was received is kept (the session saves
+        it with this message), and the message says which limit and how to change it."""
+        where = f"the model server at {self.server}"
+        if kind == "too-long":
+            what = f"{where} sent a line longer than {self.max_line // (1 << 20) or 1} MB"
+            hint = (
+                "That is not how an OpenAI-compatible server streams an answer: check the "
+                "address in Settings → Model server and the server's log."
+            )
+            reason = "too-long"
+        elif kind == "deadline":
+            what = f"{where} was still answering after {self.deadline:g} s"
+            hint = "Ask a shorter question, or raise llm_timeout in the settings."
+            reason = "deadline"
+        else:
+            what = f"{where} sent no {'more ' if pieces else ''}answer text for {self.timeout:g} s"
+            hint = (
+                "It may be overloaded or the model too slow: try again, or raise llm_timeout "
+                "in the settings."
+            )
+            reason = "timeout"
+        if pieces:
+            return ServerError(f"Stopped: {what}; the answer so far is kept.", hint, reason=reason)
+        return ServerError(f"No answer: {what}.", hint, reason=reason)
 
     def _cut(self, why: str) -> ServerError:
         return ServerError(

@@ -99,8 +99,11 @@ def describe_generator(generator: Generator) -> str:
 
 
 def server_address(settings: Settings) -> str:
-    """``host:port`` of the model server that answers, "" when the local model answers."""
+    """``host:port`` of the model server that answers, "" when the local model answers (never
+    a user name, password or key that the address carries)."""
     import urllib.parse
 
+    from tera_desktop.core.secrets import mask_secrets
+
     url = settings.llm_url.strip()
-    return urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[-1] if url else ""
+    return mask_secrets(urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[-1]) if url else ""

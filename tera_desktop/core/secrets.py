@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
+import threading
+from collections.abc import Iterable
 from typing import Any
 
+from tera_desktop.core.atomic import write_json_atomic
 from tera_desktop.core.errors import ConfigError
 from tera_desktop.core.paths import Paths
 
@@ -66,16 +71,8 @@ def _write_file(paths: Paths, data: dict[str, str]) -> None:
         with contextlib.suppress(FileNotFoundError):
             file.unlink()
         return
-    tmp = file.with_suffix(".json.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
     # created 0600 from the start: the key is never readable by others, not even for a moment
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.chmod(tmp, 0o600)  # in case the umask or a previous file left other bits
-    os.replace(tmp, file)
+    write_json_atomic(file, data, indent=2, sort_keys=True, ensure_ascii=True, mode=0o600)
 
 
 def secret_location(paths: Paths) -> str:
@@ -87,7 +84,7 @@ def secret_location(paths: Paths) -> str:
 
 
 def get_secret(paths: Paths, name: str) -> str:
-    """The stored secret ``name`` ("" when none)."""
+    """The stored secret ``name`` ("" when none); from now on it is masked in what Tera shows."""
     ring = _keyring()
     if ring is not None:
         try:
@@ -95,8 +92,8 @@ def get_secret(paths: Paths, name: str) -> str:
         except Exception:
             value = None
         if value:
-            return str(value)
-    return _read_file(paths).get(name, "")
+            return known_secret(str(value))
+    return known_secret(_read_file(paths).get(name, ""))
 
 
 def set_secret(paths: Paths, name: str, value: str) -> None:
@@ -155,3 +152,65 @@ def secrets_in(paths: Paths, data: dict[str, Any]) -> dict[str, Any]:
         if out.get(name) == STORED_MARK:
             out[name] = get_secret(paths, name)
     return out
+
+
+# ---- masking: no secret in output, logs or errors ----------------------------------------------
+MASK = "***"
+_MIN_SECRET = 4  # shorter values would mask ordinary words
+_known: set[str] = set()
+_known_lock = threading.Lock()
+# scheme://user:password@host → scheme://***@host (greedy to the last "@" before the path)
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#@]*(?:@[^/\s?#@]*)*@")
+# "Bearer KEY", "api_key=KEY", "api-key: KEY", '"api_key": "KEY"', "password=KEY"
+_KEY_VALUE = re.compile(
+    r"(?i)(\bbearer\s+|\b(?:api[_-]?key|apikey|password)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?!\*\*\*)([^\s\"',;&)\]}]+)"
+)
+_OPENAI_STYLE = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+
+
+def known_secret(value: str) -> str:
+    """Remember ``value`` (an API key read from the settings, the environment or the secret
+    store) so that ``mask_secrets`` hides it wherever it appears; returns it unchanged."""
+    value = value.strip()
+    if len(value) >= _MIN_SECRET and value != STORED_MARK:
+        with _known_lock:
+            _known.add(value)
+    return value
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any user name and password replaced by ``***`` (``http://***@host:8080``)."""
+    return _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{MASK}@", url)
+
+
+def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every secret hidden: credentials in URLs, ``Bearer``/``api_key=`` values,
+    OpenAI-style ``sk-…`` keys, the ``secrets`` given and every key Tera has read (see
+    ``known_secret``). The one helper for doctor reports, errors, status text and log lines."""
+    with _known_lock:
+        values = set(_known)
+    values.update(v.strip() for v in secrets if len(v.strip()) >= _MIN_SECRET)
+    for value in sorted(values, key=len, reverse=True):  # a longer key before its prefixes
+        text = text.replace(value, MASK)
+    text = mask_url(text)
+    text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return _OPENAI_STYLE.sub(MASK, text)
+
+
+class MaskSecretsFilter(logging.Filter):
+    """A logging filter that masks secrets in each record's message (and its traceback text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format: leave it to the handler's own error path
+            return True
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text)
+        return True
