@@ -59,6 +59,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tupl
 
 
 @pytest.mark.install
+@pytest.mark.timeout(2 * TIMEOUT_S + 300)  # two installs; longer than the default limit
 def test_install_on_a_clean_clone_names_every_step(tmp_path: Path) -> None:
     clone = tmp_path / "tera"
     subprocess.run(
