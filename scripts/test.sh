@@ -38,7 +38,7 @@ say "ruff (lint and format)"
 say "mypy"
 .venv/bin/mypy
 say "lint-imports (the layers: pyproject.toml [tool.importlinter])"
-.venv/bin/lint-imports
+.venv/bin/lint-imports --cache-dir .cache/import-linter  # .cache is git-ignored
 if [[ -n "$fast" ]]; then
   say "pytest, fast lane (not integration, not install)"
   .venv/bin/python -m pytest -m "not integration and not install" "$@"
