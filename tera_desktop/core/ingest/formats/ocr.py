@@ -27,13 +27,16 @@ reason saying how to add it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import io
 import itertools
 import logging
+import math
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +59,11 @@ OCR_HINT = "Add Tera's OCR component: pip install 'tera-desktop[ocr]' (about 220
 MAX_SIDE = 3200  # larger images are scaled down first (a 300 dpi A4 scan is 2480 x 3508)
 SMALL_LINE_PX = 22  # median line height below which the page is read again, enlarged
 MAX_FRAMES = 200  # pages of a multi-page TIFF
+# An image is checked by its header before it is decoded: a 1 MB PNG can declare 400 million
+# pixels (a "decompression bomb": 1.2 GB to decode, more to convert). 50 MP is a 600 dpi A4
+# scan (4960 x 7016 = 35 MP) with room to spare; a JPEG above it is decoded at 1/2..1/8 size
+# instead (its decoder can), anything else is refused with a one-line reason.
+MAX_PIXELS = 50_000_000
 SPACE_GAP = 0.33  # a word space is a blank run at least this many text heights wide...
 SPACE_VS_MEDIAN = 2.0  # ...and this many times the line's median blank run
 MIN_SCORE = 0.5  # lines read with less confidence are dropped (RapidOCR's own default)
@@ -338,17 +346,66 @@ def _layout(lines: list[tuple[Any, ...]]) -> str:
 # image files
 
 
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+def too_large(width: int, height: int) -> IngestError:
+    pixels = width * height
+    return IngestError(
+        f"Image too large: {width}×{height} pixels ({pixels / 1e6:.0f} MP); Tera reads images "
+        f"up to {MAX_PIXELS / 1e6:.0f} MP.",
+        "Scale it down or split it in an image editor, then add that.",
+    )
+
+
+def check_size(image: Image.Image) -> None:
+    """Refuse an image (or the current frame) whose header declares more than ``MAX_PIXELS``;
+    a JPEG is asked to decode at a reduced size first (``draft``), which costs nothing."""
+    width, height = image.size
+    if width * height <= MAX_PIXELS:
+        return
+    if image.format == "JPEG":
+        scale = math.ceil(math.sqrt(width * height / MAX_PIXELS))
+        with contextlib.suppress(Exception):
+            image.draft("RGB", (max(1, width // scale), max(1, height // scale)))
+        if image.size[0] * image.size[1] <= MAX_PIXELS:
+            return
+    raise too_large(width, height)
+
+
+def _reason(exc: BaseException) -> str:
+    """Pillow's words without the reprs it puts in them (``<_io.BytesIO object at 0x…>``)."""
+    text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
+    return text[:120] or type(exc).__name__
+
+
 def open_image(path: Path, data: bytes) -> Image.Image:
+    """The image in ``data``, decoded, after its header was checked (``check_size``)."""
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = 200_000_000  # a 20,000 x 10,000 scan, not a decompression bomb
+    damaged = "Open it in an image viewer and save it again, then add that."
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: never on stderr
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with _PILLOW_LIMIT_LOCK:  # opening reads the header only: Tera's check, not Pillow's
+                Image.MAX_IMAGE_PIXELS = None  # (which raises without naming the size)
+                try:
+                    image = Image.open(io.BytesIO(data))
+                finally:
+                    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's guard for pypdf's images
+            check_size(image)
+            image.load()
+    except IngestError:
+        raise
+    except UnidentifiedImageError:
         raise IngestError(
-            f"{path.name} is damaged or not an image ({str(exc)[:120] or type(exc).__name__}).",
-            "Open it in an image viewer and save it again, then add that.",
+            f"{path.name} is damaged or not an image Tera can read.", damaged
+        ) from None
+    except Image.DecompressionBombError as exc:  # a frame larger than its header said
+        raise IngestError(f"Image too large ({_reason(exc)}).", damaged) from None
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
+        raise IngestError(
+            f"{path.name} is damaged or not an image ({_reason(exc)}).", damaged
         ) from None
     return image
 
@@ -372,7 +429,11 @@ def extract_image(path: Path, data: bytes) -> Extracted:
         _check_cancel()
         if frames > 1:
             image.seek(index)
-        page = ocr_image(image.copy())
+            check_size(image)  # each frame of a TIFF has its own size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning
+            frame = image.copy()
+        page = ocr_image(frame)
         if page.text.strip():
             meta: dict[str, Any] = {"ocr": True}
             if frames > 1:
@@ -391,6 +452,32 @@ def extract_image(path: Path, data: bytes) -> Extracted:
 # scanned PDF pages
 
 
+def _largest_image(page: Any) -> tuple[int, int]:
+    """Width and height of the largest image a PDF page draws, as its dictionaries declare them
+    (forms within forms too, at most 200 objects), before anything is decoded."""
+    best = (0, 0)
+    seen = 0
+    todo = [page.get("/Resources")]
+    while todo and seen < 200:
+        resources = todo.pop()
+        try:
+            resources = resources.get_object() if resources is not None else None
+            xobjects = resources.get("/XObject") if resources else None
+            xobjects = xobjects.get_object() if xobjects is not None else {}
+            for ref in xobjects.values():
+                seen += 1
+                obj = ref.get_object()
+                if obj.get("/Subtype") == "/Image":
+                    w, h = int(obj.get("/Width", 0)), int(obj.get("/Height", 0))
+                    if w * h > best[0] * best[1]:
+                        best = (w, h)
+                elif obj.get("/Subtype") == "/Form" and "/Resources" in obj:
+                    todo.append(obj["/Resources"])
+        except Exception:  # a damaged dictionary: pypdf's own decoding will say so
+            continue
+    return best
+
+
 def ocr_pdf_pages(reader: Any, indices: list[int]) -> list[Section]:
     """Sections (``page``, ``ocr: True``) for the given 0-based pages of a pypdf reader, read
     from the images drawn on them (a scanned page is one image; tiny ones, logos and rules, are
@@ -399,6 +486,10 @@ def ocr_pdf_pages(reader: Any, indices: list[int]) -> list[Section]:
     for index in indices:
         _check_cancel()
         texts = []
+        declared = _largest_image(reader.pages[index])
+        if declared[0] * declared[1] > MAX_PIXELS:  # checked before pypdf decodes anything
+            log.info("page %d: %s", index + 1, too_large(*declared).message)
+            continue
         try:
             images = list(reader.pages[index].images)
         except Exception as exc:  # pypdf raises many types for a broken image list
@@ -406,11 +497,19 @@ def ocr_pdf_pages(reader: Any, indices: list[int]) -> list[Section]:
             continue
         for item in images:
             try:
-                image = item.image
+                from PIL import Image as PILImage
+
+                PILImage.MAX_IMAGE_PIXELS = MAX_PIXELS  # JPEGs pypdf opens: Pillow's guard
+                with warnings.catch_warnings():  # Pillow's DecompressionBombWarning: not on stderr
+                    warnings.simplefilter("ignore")
+                    image = item.image
             except Exception as exc:  # an unsupported filter (JBIG2 without jbig2dec), damage
                 log.info("page %d: an image cannot be decoded: %r", index + 1, exc)
                 continue
             if image is None or image.width * image.height < 20_000 or min(image.size) < 24:
+                continue
+            if image.width * image.height > MAX_PIXELS:  # decoded by pypdf: at least not OCR'd
+                log.info("page %d: %s", index + 1, too_large(image.width, image.height).message)
                 continue
             page = ocr_image(image)
             if page.text.strip():
