@@ -18,6 +18,20 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
 _GROUP = 16  # words counted together while a run is far from full
 
 
+MAX_CHARS_PER_TOKEN = 12  # prose has 4-5 characters per token: a longer "token" is a blob
+
+
+def _bounded(count: TokenCounter) -> TokenCounter:
+    """``count``, but never fewer than one token per ``MAX_CHARS_PER_TOKEN`` characters: a
+    2 MB line of base64 (one "word", two tokens by ``approx_tokens``) is cut into chunk-sized
+    slices instead of being stored as one 2,000,000-character chunk."""
+
+    def bounded(text: str) -> int:
+        return max(count(text), -(-len(text) // MAX_CHARS_PER_TOKEN))
+
+    return bounded
+
+
 def approx_tokens(text: str) -> int:
     """A tokenizer-free estimate (words and punctuation marks; WordPiece/BPE give a few more)."""
     return int(len(_WORDISH.findall(text)) * 1.3) + 1
@@ -123,6 +137,7 @@ def chunk_text(
     heading path); each chunk after the first starts with the previous chunk's last sentences, up
     to ``overlap`` tokens. Paragraphs stay separated by a blank line, sentences by a space.
     Linear in the length of ``text``; raises ``Cancelled`` soon after ``cancel`` is set."""
+    count = _bounded(count)
     head = f"{prefix}\n\n" if prefix else ""
     budget = max(16, max_tokens - (count(head) if head else 0))
     chunks: list[str] = []
