@@ -115,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     mi.add_argument("path")
     mi.add_argument("--use", action="store_true", help="also make it the language model to use")
 
+    rp = sub.add_parser(
+        "repair",
+        help="check the memory's files; rebuild a damaged memory (a copy of it is kept)",
+    )
+    rp.add_argument(
+        "--force", action="store_true", help="rebuild the memory even when no damage is found"
+    )
     sub.add_parser("info", help="where Tera keeps its data, and what it holds")
     d = sub.add_parser(
         "doctor", help="check this installation: libraries, models, memory, disk (with fixes)"
@@ -189,6 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         return _info(paths, settings)
     if args.command == "chats":
         return _chats(args, paths)
+    if args.command == "repair":
+        return _repair(args, paths, settings)
 
     engine = Engine(paths, settings)
     try:
@@ -511,6 +520,88 @@ def _models(args: argparse.Namespace, paths: Any, settings: Any) -> int:
         save_settings(paths, replace(load_settings(paths, use_env=False), llm_model=str(target)))
     print(f"Imported {target.name} into {target.parent}.")
     return 0
+
+
+def _repair(args: argparse.Namespace, paths: Any, settings: Any) -> int:
+    """Keep the damaged store as it is (moved aside), read what it still holds in a bounded
+    child process, and rebuild: facts re-embedded from their text, documents (and watched
+    folders) read again from their files still on disk."""
+    import time
+
+    from tera_desktop.core import store_health
+    from tera_desktop.core.engine import Engine
+    from tera_desktop.core.errors import StoreLockedError
+    from tera_desktop.core.ingest import FAILED, FileResult
+    from tera_desktop.core.instance import InstanceLock
+
+    if settings.qdrant_url:
+        raise TeraError(
+            "tera repair rebuilds the memory kept on this computer; this one is on a Qdrant "
+            "server.",
+            "Restore it with the server's own snapshots.",
+        )
+    health = store_health.check_store_folder(paths.store)
+    if health.ok and not args.force:
+        print(
+            f"The memory at {paths.store} is intact ({health.files_checked} files checked): "
+            "nothing to repair."
+        )
+        return 0
+    if not health.ok:
+        print(f"The memory at {paths.store} is damaged:")
+        for damage in health.damage[:20]:
+            print(f"  {safe(damage, one_line=True)}")
+    app_lock = InstanceLock.for_paths(paths)
+    store_lock = InstanceLock(paths.store / "store.lock")
+    if not app_lock.acquire():
+        raise StoreLockedError("Tera is running.", "Close the Tera window, then run tera repair.")
+    try:
+        if paths.store.exists() and not store_lock.acquire():
+            raise StoreLockedError(
+                "Another Tera command has the memory open.", "Run tera repair when it has ended."
+            )
+        store_lock.release()
+        kept = paths.data / f"memory-damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        if paths.store.exists():
+            os.replace(paths.store, kept)
+            print(f"The damaged memory is kept, as it was, in {kept}")
+            print("Reading what it still holds…", flush=True)
+            found = store_health.salvage(kept, {"TERA_EMBEDDING_MODEL": settings.embedding_model})
+        else:
+            found = store_health.Salvage(error="there is no memory folder")
+        if found.error:
+            print(f"It cannot be read: {safe(found.error, one_line=True)}.")
+        else:
+            print(
+                f"It still holds {plural(len(found.facts), 'fact')} and "
+                f"{plural(len(found.documents), 'document')}."
+            )
+        engine = Engine(paths, settings)
+        try:
+            engine.ensure_embedding_model(on_progress=_progress_printer())
+            facts = 0
+            for fact in found.facts:
+                if engine.remember(fact["text"], supersede=False).is_new:
+                    facts += 1
+            on_disk = [d for d in dict.fromkeys(found.documents) if Path(d).is_file()]
+            folders = [f for f in settings.watched_folders if Path(f).is_dir()]
+            gone = len(set(found.documents)) - len(on_disk)
+            added = failed = 0
+            for event in engine.upload([*on_disk, *folders]):
+                if isinstance(event, FileResult):
+                    failed += event.status == FAILED
+                    added += event.status != FAILED
+            total = engine.count()
+        finally:
+            engine.close()
+    finally:
+        app_lock.release()
+    print(
+        f"Rebuilt: {plural(facts, 'fact')} and {plural(added, 'file')} "
+        f"({plural(failed, 'file')} failed, {plural(gone, 'document')} whose file is gone). "
+        f"Tera now holds {plural(total, 'memory', 'memories')}."
+    )
+    return EXIT_PARTIAL if failed or found.error else 0
 
 
 def _info(paths: Any, settings: Any) -> int:

@@ -499,6 +499,12 @@ def check_store(paths: Paths, settings: Settings, engine: Engine | None = None) 
         return Check(name, OK, f"{where}: open in this window, {count} memories")
     if not settings.qdrant_url and not (paths.store / "shard").exists():
         return Check(name, OK, f"{where}: empty (created when Tera first remembers something)")
+    if not settings.qdrant_url:  # checked before the engine opens it: a damaged store runs away
+        from tera_desktop.core.store_health import REPAIR_HINT, check_store_folder
+
+        health = check_store_folder(paths.store)
+        if not health.ok:
+            return Check(name, FAIL, f"{where}: damaged: {health.summary()}", REPAIR_HINT)
     dim = _store_dim(paths, settings)
     if dim is None:
         return Check(
