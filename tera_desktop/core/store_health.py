@@ -241,6 +241,8 @@ class _Checker:
         config = self.read_json(folder / "config.json")
         if config is None:
             return None
+        if "chunk_size_bytes" not in config and "chunk_size_vectors" not in config:
+            return None  # another layout (an optimized segment's): not checked here
         cdim, chunk_bytes, chunk_vectors = (
             config.get("dim"),
             config.get("chunk_size_bytes"),
