@@ -11,6 +11,11 @@
 - full-disk (root only): a loop-mounted ext4 filled to the last block: ``tera list`` works,
   ``tera remember`` is one line and exit code 4, never a crash (SIGBUS, 135);
 - scrub-cost: what "forget means gone" costs: one forget (rewrite of the store) at N chunks;
+- stalling-server, escapes-secrets, image-bomb, signals, damaged-store (issue 26): a model
+  server that drips, never stops or sends an endless line ends by Tera's own limits; control
+  characters from memory never reach the terminal and keys never appear in doctor/info/log;
+  a 400 MP PNG is one line in bounded memory; SIGTERM/SIGHUP during ``ask --chat`` save the
+  turn; a damaged store is found, reported by doctor and rebuilt by ``tera repair``;
 - supersede: with all-MiniLM-L6-v2 (when scripts/fetch_test_models.py has fetched it), how often
   the newer fact of each pair in tera_desktop/testing/supersede_pairs.py ranks first, before and
   after superseding.
@@ -484,6 +489,245 @@ def check_supersede(chaos: Chaos) -> None:
     )
 
 
+# ---- issue 26: model-server limits, escapes, secrets, image bombs, signals, damaged stores ----
+
+
+@contextlib.contextmanager
+def _stub(**options: object) -> Iterator[object]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from stub_openai_server import serve_stub
+    finally:
+        sys.path.remove(str(ROOT / "tests"))
+    with serve_stub(**options) as stub:
+        yield stub
+
+
+def check_stalling_server(chaos: Chaos) -> None:
+    """A model server that drips one byte at a time, one that never stops, one that sends an
+    endless line: each answer ends by Tera's own limits, with the text so far."""
+    from tera_desktop.core.errors import ServerError
+    from tera_desktop.core.generator import Sampling
+    from tera_desktop.core.openai_generator import OpenAIGenerator
+
+    messages = [{"role": "user", "content": "What is the gate code?"}]
+    timeout = 2.0
+    rows = []
+    ok = True
+    for mode, options, expect in (
+        ("drip", {"drip_s": 0.2, "limit": 200}, "timeout"),
+        ("endless", {"limit": 20_000}, "length"),
+        ("long-line", {"limit": 64 * 1024}, "too-long"),
+    ):
+        with _stub(mode=mode, **options) as stub:
+            gen = OpenAIGenerator(stub.url, timeout=timeout)  # type: ignore[attr-defined]
+            got: list[str] = []
+            t0 = time.perf_counter()
+            try:
+                for piece in gen.stream(messages, Sampling(max_tokens=400)):  # type: ignore[arg-type]
+                    got.append(piece)
+                how = "length"
+            except ServerError as exc:
+                how = exc.reason
+            took = time.perf_counter() - t0
+        ok = ok and how == expect and bool(got) and took < timeout + 5
+        rows.append(f"{mode}: {how} after {took:.1f} s, {len(got)} pieces kept")
+    chaos.report("stalling-server", ok, f"llm_timeout {timeout:g} s; " + "; ".join(rows))
+
+
+def check_escapes_and_secrets(chaos: Chaos) -> None:
+    home = chaos.work / "escapes"
+    key = "sk-chaos-SECRET-0123456789"
+    hostile = "x \033]52;c;ZWNobyBwd25lZA==\007 \033]0;title\007 \033[2J gate code 4512"
+    chaos.tera(home, "remember", hostile)
+    printed = "".join(
+        r.stdout + r.stderr
+        for r in (
+            chaos.tera(home, "list"),
+            chaos.tera(home, "search", "gate code 4512", "--mode", "keyword"),
+        )
+    )
+    exact = json.loads(chaos.tera(home, "list", "--json").stdout)["facts"][0]["text"] == hostile
+    escapes = printed.count("\033") + printed.count("\007")
+    env = {
+        "TERA_LLM_URL": f"http://user:{key}@127.0.0.1:9",
+        "TERA_QDRANT_URL": f"https://admin:{key}@qdrant.invalid:6333",
+    }
+    leaks = 0
+    for args in (("doctor",), ("doctor", "--json"), ("info",)):
+        done = subprocess.run(
+            [sys.executable, "-m", "tera_desktop.cli", *args],
+            env={**chaos.env(home), **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        leaks += (done.stdout + done.stderr).count(key)
+    log = (
+        (home / "logs" / "tera.log").read_text(errors="replace") if (home / "logs").exists() else ""
+    )
+    leaks += log.count(key)
+    chaos.report(
+        "escapes-secrets",
+        escapes == 0 and exact and leaks == 0,
+        f"{escapes} control bytes printed by list/search, JSON exact: {exact}; "
+        f"the key appears {leaks} times in doctor/info/log output",
+    )
+
+
+def _peak_rss_run(args: list[str], env: dict[str, str]) -> tuple[int, str, float, float]:
+    """Run ``args``; its exit code, stdout, peak RSS in MB (wait4) and seconds."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out, usage.ru_maxrss / 1024, time.perf_counter() - t0
+
+
+def check_image_bomb(chaos: Chaos) -> None:
+    import zlib
+
+    side = 19_999
+    path = chaos.work / "bomb.png"
+    squeeze = zlib.compressobj(9)
+    row = b"\0" * (1 + 3 * side)  # RGB
+    data = b"".join([squeeze.compress(row) for _ in range(side)] + [squeeze.flush()])
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+    home = chaos.work / "bomb-home"
+    code, out, rss, took = _peak_rss_run(
+        [sys.executable, "-m", "tera_desktop.cli", "upload", str(path)], chaos.env(home)
+    )
+    line = next((x for x in out.splitlines() if "bomb.png" in x), out.strip()[:200])
+    chaos.report(
+        "image-bomb",
+        code == 2 and "Image too large" in line and rss < 800 and "Warning" not in out,
+        f"{path.stat().st_size / 1e6:.1f} MB PNG of {side}x{side} RGB: exit {code}, peak RSS "
+        f"{rss:.0f} MB, {took:.1f} s; {line.strip()}",
+    )
+
+
+def check_sigterm(chaos: Chaos) -> None:
+    from tera_desktop.core.conversations import ConversationStore
+    from tera_desktop.core.paths import get_paths
+
+    home = chaos.work / "signals"
+    chaos.tera(home, "remember", "the gate code is 4512")
+    results = []
+    ok = True
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with _stub(mode="endless", piece_s=0.05, limit=2000) as stub:
+            env = {**chaos.env(home), "TERA_LLM_URL": stub.url}  # type: ignore[attr-defined]
+            title = f"chaos {sig.name}"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tera_desktop.cli", "ask", "--chat", title, "gate code?"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            assert proc.stdout is not None
+            shown = b""
+            end = time.monotonic() + 120
+            while b"word3" not in shown and time.monotonic() < end:
+                piece = os.read(proc.stdout.fileno(), 4096)
+                if not piece:
+                    break
+                shown += piece
+            proc.send_signal(sig)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+        conv = ConversationStore(get_paths(home)).find(title)
+        saved = conv is not None and len(conv.messages) >= 2 and conv.messages[-1].text != ""
+        ok = ok and proc.returncode == 130 and saved
+        results.append(f"{sig.name}: exit {proc.returncode}, turn saved: {saved}")
+    chaos.report("signals", ok, "; ".join(results))
+
+
+def check_damaged_store(chaos: Chaos) -> None:
+    """The store's id tracker with 24 flipped bytes (and other damage): doctor names it, repair
+    rebuilds facts and documents (a payload page cut short keeps the facts before the cut),
+    every command within 3 GB of address space."""
+    from tera_desktop.core.store_health import check_store_folder
+
+    base = chaos.work / "store-base"
+    doc = chaos.work / "manual.txt"
+    doc.write_text("The boiler manual: bleed the radiators in October.\n")
+    facts = ["the gate code is 4512", "my cat is blue", "the bin goes out on tuesday"]
+    for fact in facts:
+        chaos.tera(base, "remember", fact)
+    chaos.tera(base, "upload", str(doc))
+
+    def guarded() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    def segment(home: Path) -> Path:
+        segments = home / "data" / "memory" / "shard" / "segments"
+        return next(p for p in segments.iterdir() if p.is_dir())
+
+    def flip(path: Path, start: int, n: int) -> None:
+        data = bytearray(path.read_bytes())
+        for i in range(start, min(len(data), start + n)):
+            data[i] ^= 0xA5
+        path.write_bytes(bytes(data))
+
+    cases: dict[str, Callable[[Path], None]] = {
+        "id tracker flipped": lambda h: flip(segment(h) / "mutable_id_tracker.mappings", 10, 24),
+        "vectors cut": lambda h: os.truncate(
+            segment(h) / "vector_storage-dense" / "vectors" / "chunk_0.mmap", 4096
+        ),
+        "payload page cut": lambda h: os.truncate(
+            segment(h) / "payload_storage" / "page_0.dat", 1000
+        ),
+        "wal header": lambda h: flip(h / "data" / "memory" / "shard" / "wal" / "open-1", 0, 4),
+    }
+    rows = []
+    ok = True
+    for name, damage in cases.items():
+        home = chaos.work / f"store-{name.replace(' ', '-')}"
+        shutil.copytree(base, home)
+        damage(home)
+        found = not check_store_folder(home / "data" / "memory").ok
+        env = chaos.env(home)
+
+        def run(*args: str, env: dict[str, str] = env) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "tera_desktop.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                preexec_fn=guarded,
+            )
+
+        doctor = json.loads(run("doctor", "--json").stdout or "{}").get("checks", [])
+        named = any(c["name"] == "Memory store" and c["status"] == "fail" for c in doctor)
+        repaired = run("repair")
+        listed = json.loads(run("list", "--json").stdout or "{}")
+        back = sorted(f["text"] for f in listed.get("facts", []))
+        docs = len(listed.get("documents", []))
+        whole = back == sorted(facts) or (name == "payload page cut" and 0 < len(back) < 3)
+        good = found and named and repaired.returncode in (0, 2) and whole
+        ok = ok and good
+        rows.append(
+            f"{name}: found {found}, doctor {named}, repair → {len(back)} facts {docs} docs"
+        )
+    chaos.report("damaged-store", ok, "; ".join(rows))
+
+
 # ---- main ---------------------------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[Chaos, argparse.Namespace], None]] = {
@@ -493,6 +737,11 @@ CHECKS: dict[str, Callable[[Chaos, argparse.Namespace], None]] = {
     "full-disk": lambda c, a: check_full_disk(c),
     "scrub-cost": lambda c, a: check_scrub_cost(c, a.scrub_chunks),
     "supersede": lambda c, a: check_supersede(c),
+    "stalling-server": lambda c, a: check_stalling_server(c),
+    "escapes-secrets": lambda c, a: check_escapes_and_secrets(c),
+    "image-bomb": lambda c, a: check_image_bomb(c),
+    "signals": lambda c, a: check_sigterm(c),
+    "damaged-store": lambda c, a: check_damaged_store(c),
 }
 
 

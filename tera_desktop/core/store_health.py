@@ -527,14 +527,20 @@ def read_payloads(segment: Path) -> list[dict[str, Any]]:
             if length > VALUE_LIMIT or block * block_size + length > page_size:
                 raise ValueError("a payload pointer outside its page")
             if page not in pages:
-                pages[page] = open(storage / f"page_{page}.dat", "rb")  # noqa: SIM115
+                try:
+                    pages[page] = open(storage / f"page_{page}.dat", "rb")  # noqa: SIM115
+                except FileNotFoundError:
+                    continue
             fh = pages[page]
             fh.seek(block * block_size)
             value = fh.read(length)
             size = int.from_bytes(value[:_U32], "little")
-            if size > VALUE_LIMIT:
-                raise ValueError("a payload larger than any Tera writes")
-            data = json.loads(lz4_block(value[_U32:], size))
+            try:  # one damaged value (a page cut short, flipped bytes) costs only that value
+                if size > VALUE_LIMIT:
+                    raise ValueError("a payload larger than any Tera writes")
+                data = json.loads(lz4_block(value[_U32:], size))
+            except (ValueError, UnicodeDecodeError):
+                continue
             if isinstance(data, dict):
                 payloads.append(data)
     finally:
