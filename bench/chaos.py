@@ -655,7 +655,7 @@ def check_sigterm(chaos: Chaos) -> None:
     chaos.report("signals", ok, "; ".join(results))
 
 
-def check_damaged_store(chaos: Chaos) -> None:
+def check_damaged_store(chaos: Chaos, quick: bool = False) -> None:
     """The store's id tracker with 24 flipped bytes (and other damage): doctor names it, repair
     rebuilds facts and documents (a payload page cut short keeps the facts before the cut),
     every command within 3 GB of address space."""
@@ -694,6 +694,8 @@ def check_damaged_store(chaos: Chaos) -> None:
         ),
         "wal header": lambda h: flip(h / "data" / "memory" / "shard" / "wal" / "open-1", 0, 4),
     }
+    if quick:  # the runaway case and the one that loses text
+        cases = {k: v for k, v in cases.items() if k in ("id tracker flipped", "payload page cut")}
     rows = []
     ok = True
     for name, damage in cases.items():
@@ -741,7 +743,7 @@ CHECKS: dict[str, Callable[[Chaos, argparse.Namespace], None]] = {
     "escapes-secrets": lambda c, a: check_escapes_and_secrets(c),
     "image-bomb": lambda c, a: check_image_bomb(c),
     "signals": lambda c, a: check_sigterm(c),
-    "damaged-store": lambda c, a: check_damaged_store(c),
+    "damaged-store": lambda c, a: check_damaged_store(c, a.quick),
 }
 
 

@@ -227,11 +227,16 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up mid-request (Tera stopping a stream) is expected here
+
+
 @contextmanager
 def serve_stub(**options: Any) -> Iterator[Stub]:
     """A running stub on 127.0.0.1 (a free port), stopped on exit."""
     stub = Stub(**options)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
+    server = _QuietServer(("127.0.0.1", 0), _handler(stub))
     server.daemon_threads = True
     stub.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="stub-openai", daemon=True)

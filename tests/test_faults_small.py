@@ -40,3 +40,26 @@ def test_upload_of_a_long_line_stores_many_chunks(
     out = capsys.readouterr().out
     assert "note.txt (1 chunk)" in out
     assert "blob.txt (1 chunk)" not in out and "blob.txt (" in out
+
+
+def test_a_symlink_loop_in_a_folder_gets_a_result_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tiny_embedding: Path,
+) -> None:
+    monkeypatch.setenv("TERA_EMBEDDING_MODEL", str(tiny_embedding))
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "note.txt").write_text("a note about the garden\n", encoding="utf-8")
+    (folder / "selfdir").symlink_to(".")
+    (folder / "sub" / "up").symlink_to("..")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder / "other").symlink_to(elsewhere)
+    assert main(["upload", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"skipped    {folder / 'selfdir'}: A symbolic link that loops back on itself" in out
+    assert f"skipped    {folder / 'sub' / 'up'}: A symbolic link that loops back" in out
+    assert f"{folder / 'other'}: A link to the folder {elsewhere.resolve()}: not followed" in out
+    assert "note.txt (1 chunk)" in out and "3 skipped" in out

@@ -158,7 +158,7 @@ def test_iter_files_recurses_skips_hidden_and_survives_symlink_loops(tmp_path: P
     (tmp_path / ".git" / "config").write_text("x")
     os.symlink(tmp_path, tmp_path / "a" / "loop")
     names = sorted(p.name for p in iter_files([tmp_path, tmp_path / "top.txt"]))
-    assert names == ["deep.txt", "top.txt"]
+    assert names == ["deep.txt", "loop", "top.txt"]  # the link, not followed, gets a result
 
 
 # ---- the pipeline (tiny real embedding model, real Qdrant engine) ------------------------------

@@ -132,8 +132,8 @@ def iter_files(
     roots: Iterable[str | os.PathLike[str]], exclude: Sequence[Path] = ()
 ) -> Iterator[Path]:
     """Files under ``roots`` (recursive), hidden files and folders skipped, symlinked folders not
-    followed (no loops), folders in ``exclude`` (Tera's own) skipped, each file once, in a stable
-    order."""
+    followed (no loops) but given as they are (each gets a "skipped" result with its reason),
+    folders in ``exclude`` (Tera's own) skipped, each file once, in a stable order."""
     seen: set[Path] = set()
     skip = {_resolve(Path(e)) for e in exclude}
     for root in roots:
@@ -145,6 +145,11 @@ def iter_files(
                     for d in dirnames
                     if not d.startswith(".") and _resolve(Path(dirpath, d)) not in skip
                 )
+                for d in dirnames:  # a linked folder is not followed, but gets a result line
+                    link = Path(os.path.abspath(os.path.join(dirpath, d)))
+                    if link.is_symlink() and link not in seen:
+                        seen.add(link)
+                        yield link
                 for name in sorted(filenames):
                     if not name.startswith("."):
                         full = _resolve(Path(dirpath, name))
@@ -449,6 +454,14 @@ def _prepare(
 ) -> _Pending | FileResult:
     source = source_key(path)
     st = os.stat(path)  # a symbolic link loop raises ELOOP here: skipped with its reason
+    if stat.S_ISDIR(st.st_mode) and path.is_symlink():
+        target = _resolve(path)
+        if path.parent.resolve().is_relative_to(target):  # selfdir -> . : a loop
+            raise UnsupportedFileError(LOOP_REASON)
+        raise UnsupportedFileError(
+            f"A link to the folder {source_key(target)}: not followed.",
+            "Add that folder itself to read what it holds.",
+        )
     if not stat.S_ISREG(st.st_mode):
         raise IngestError("Not a regular file.")
     size = st.st_size
