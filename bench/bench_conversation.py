@@ -13,6 +13,19 @@ On the project's own sets (``tera_desktop/testing/conversation_sets.py``), all f
   removed, markup stripped, instructions echoed, cut answers, unsupported claims);
 - questions whose sources are on the topic but do not hold the answer: how often Tera says so
   (by the cheap answer-kind check, without the model, or in the model's own words).
+
+Those two come with ``--project-sets``. By default it scores the evaluation set written apart from
+the code (issue 21, ``tera_desktop/testing/eval_sets/``), each half on its own (dev: tuned on;
+held-out: never tuned on), each memory of a half built fresh:
+
+- follow-up top-1: the turns before the last asked in one ``ChatSession`` (search only), then the
+  last one's best source holds the expected fact;
+- update top-1: the newer fact is the best source for the question (both facts remembered, older
+  first); update answer current only: SmolLM2's checked answer names the current value and not
+  the superseded one (``--no-answers`` skips it);
+- near-miss declined: Tera itself says "nothing in memory" or "none of them says …" (decided
+  before any model is asked, so the figure does not depend on the model's wording);
+- false declines: the same on questions the memory does answer.
 """
 
 from __future__ import annotations
@@ -169,6 +182,7 @@ def answers(engine: Any) -> dict[str, Any]:
 
 
 def run(embedding: Path, gguf: Path, threads: int, with_answers: bool) -> dict[str, Any]:
+    """The project's own sets (``--project-sets``)."""
     from tera_desktop.testing.conversation_sets import all_facts
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,24 +223,196 @@ def tables(result: dict[str, Any]) -> list[Table]:
     return out
 
 
+# ---- the evaluation set written apart from the code (issue 21) -------------------------------
+def _declined(done: Any) -> bool:
+    """Tera itself declined: nothing in memory, or the sources are on the topic but none holds
+    the kind of answer asked for."""
+    return done is not None and (done.no_memory or "none of them says" in done.text)
+
+
+def _ask(session: Any, question: str, *, search_only: bool) -> Any:
+    from tera_desktop.core.assistant import AnswerDone
+
+    done = None
+    for event in session.ask(question, search_only=search_only):
+        if isinstance(event, AnswerDone):
+            done = event
+    return done
+
+
+def _has(text: str, value: str) -> bool:
+    return value.lower() in text.lower()
+
+
+def _rate(ok: int, n: int) -> float | None:
+    return round(ok / n, 3) if n else None
+
+
+def eval_half(
+    split: str, embedding: Path, gguf: Path, threads: int, with_answers: bool
+) -> dict[str, Any]:
+    """Score one half of the evaluation set (see the module doc)."""
+    from tera_desktop.core.session import ChatSession
+    from tera_desktop.testing.conversation_sets import eval_memories, load_eval_set, memory_of
+
+    data = load_eval_set(split)
+    failures: dict[str, list[str]] = {
+        "follow_up": [], "update_top1": [], "update_answer": [], "near_miss": [],
+        "false_decline": [],
+    }  # fmt: skip
+    counts = dict.fromkeys(
+        ("follow_up", "update_top1", "update_answer", "near_miss", "false_decline"), 0
+    )
+    flagged_stale = 0
+    t0 = time.perf_counter()
+    for memory, texts in eval_memories(data).items():
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = _engine(tmp, embedding, gguf, threads)
+            for text in texts:
+                engine.remember(text)
+
+            def session(engine: Any = engine) -> Any:
+                return ChatSession(engine, persist=False)
+
+            for item in data["follow_ups"]:
+                if memory_of(item) != memory:
+                    continue
+                chat = session()
+                for turn in item["turns"][:-1]:
+                    _ask(chat, turn, search_only=True)
+                found = chat.find(item["turns"][-1])
+                top = found.hits[0].text if found.hits else ""
+                ok = _has(top, item["expect"])
+                counts["follow_up"] += ok
+                if not ok:
+                    failures["follow_up"].append(f"{item['id']}: {found.query!r} -> {top!r}")
+            for item in data["updates"]:
+                if memory_of(item) != memory:
+                    continue
+                found = session().find(item["question"])
+                top = found.hits[0].text if found.hits else ""
+                ok = _has(top, item["current"])
+                counts["update_top1"] += ok
+                if not ok:
+                    failures["update_top1"].append(f"{item['id']}: {top!r}")
+                if with_answers:
+                    done = _ask(session(), item["question"], search_only=False)
+                    text = done.text if done is not None else ""
+                    ok = _has(text, item["current"]) and not _has(text, item["stale"])
+                    counts["update_answer"] += ok
+                    if done is not None and getattr(done.checks, "stale", None):
+                        flagged_stale += 1
+                    if not ok:
+                        failures["update_answer"].append(f"{item['id']}: {text!r}")
+            for item in data["near_misses"]:
+                if memory_of(item) != memory:
+                    continue
+                chat = session()
+                for turn in item.get("turns", []):
+                    _ask(chat, turn, search_only=True)
+                done = _ask(chat, item["question"], search_only=True)
+                ok = _declined(done)
+                counts["near_miss"] += ok
+                if not ok:
+                    top = done.sources[0].text if done is not None and done.sources else ""
+                    failures["near_miss"].append(f"{item['id']}: answered from {top!r}")
+            for item in data["answerable"]:
+                if memory_of(item) != memory:
+                    continue
+                done = _ask(session(), item["question"], search_only=True)
+                bad = _declined(done)
+                counts["false_decline"] += bad
+                if bad:
+                    failures["false_decline"].append(f"{item['id']}: {done.text[:90]!r}")
+            engine.close()
+    n = {
+        "follow_up": len(data["follow_ups"]),
+        "update_top1": len(data["updates"]),
+        "update_answer": len(data["updates"]) if with_answers else 0,
+        "near_miss": len(data["near_misses"]),
+        "false_decline": len(data["answerable"]),
+    }
+    return {
+        "split": split,
+        "items": sum(len(data[k]) for k in ("follow_ups", "updates", "near_misses", "answerable")),
+        "n": n,
+        "follow_up_top1": _rate(counts["follow_up"], n["follow_up"]),
+        "update_top1": _rate(counts["update_top1"], n["update_top1"]),
+        "update_answer_current_only": _rate(counts["update_answer"], n["update_answer"]),
+        "update_answers_flagged_stale": flagged_stale if with_answers else None,
+        "near_miss_declined": _rate(counts["near_miss"], n["near_miss"]),
+        "false_declines": _rate(counts["false_decline"], n["false_decline"]),
+        "failures": failures,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+TARGETS = {
+    "follow_up_top1": ">= 0.95",
+    "update_top1": "= 1.00",
+    "update_answer_current_only": ">= 0.9",
+    "near_miss_declined": ">= 0.8",
+    "false_declines": "<= 0.05",
+}
+
+
+def eval_table(halves: list[dict[str, Any]]) -> Table:
+    t = Table("metric", *(f"{h['split']} (n)" for h in halves), "target (held-out)")
+    for key, target in TARGETS.items():
+        nkey = {
+            "follow_up_top1": "follow_up",
+            "update_top1": "update_top1",
+            "update_answer_current_only": "update_answer",
+            "near_miss_declined": "near_miss",
+            "false_declines": "false_decline",
+        }[key]
+        cells = ["-" if h[key] is None else f"{h[key]:.3f} ({h['n'][nkey]})" for h in halves]
+        t.add(key, *cells, target)
+    return t
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--no-answers", action="store_true", help="retrieval only (no LLM)")
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "conversation.json")
+    p.add_argument(
+        "--split", choices=("dev", "heldout", "both"), default="both", help="evaluation set half"
+    )
+    p.add_argument(
+        "--project-sets", action="store_true", help="also the project's own conversation sets"
+    )
+    p.add_argument("--failures", action="store_true", help="print every failed item")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     models = default_models()
-    result = run(models["embedding"], models["gguf"], args.threads, not args.no_answers)
-    for table in tables(result):
-        print(table)
+    splits = ("dev", "heldout") if args.split == "both" else (args.split,)
+    halves = [
+        eval_half(s, models["embedding"], models["gguf"], args.threads, not args.no_answers)
+        for s in splits
+    ]
+    print("Evaluation set (issue 21): dev = tuned on, heldout = never tuned on")
+    print(eval_table(halves))
+    print()
+    if args.failures:
+        for h in halves:
+            for kind, items in h["failures"].items():
+                for line in items:
+                    print(f"[{h['split']}] {kind}: {line}")
         print()
+    out: dict[str, Any] = {"eval_set": {h["split"]: h for h in halves}}
+    if args.project_sets:
+        result = run(models["embedding"], models["gguf"], args.threads, not args.no_answers)
+        for table in tables(result):
+            print(table)
+            print()
+        out["project_sets"] = result
     write_json(
         args.out,
         {
             "benchmark": "conversation",
             "machine": machine_info("llama-cpp-python", "fastembed"),
-            "result": result,
+            "result": out,
         },
     )
     print(f"JSON: {args.out}")

@@ -15,6 +15,7 @@ best match the question (the whole chunk stays one click away in the app).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from tera_desktop.core.errors import GenerationError
 from tera_desktop.core.generator import GenerationStats, Generator, Message
 from tera_desktop.core.retrieval import content_words
 from tera_desktop.core.store import KIND_DOCUMENT, Hit
-from tera_desktop.core.supersede import status_note
+from tera_desktop.core.supersede import is_superseded, status_note
 
 SYSTEM_PROMPT = (
     "You are a friendly and helpful AI assistant named Tera. Today is {today}. "
@@ -303,9 +304,15 @@ def number_sources(
         ranked.sort(key=lambda h: position[h.id])
     numbered: dict[str, Source] = {}
     new: dict[tuple[str, str], int] = {}
+    # "current; it replaces an older fact" only matters next to the older fact: alone, it is
+    # noise a small model copies as the answer ("The answer is: current")
+    with_older = any(is_superseded(h) for h in ranked)
     for number, hit in enumerate(ranked, 1):
         chosen = kept.get(hit.id) or select_evidence(focus, hit.text)
-        numbered[hit.id] = to_source(number, hit, chosen)
+        source = to_source(number, hit, chosen)
+        if not with_older and source.status and not is_superseded(hit):
+            source = dataclasses.replace(source, status="")
+        numbered[hit.id] = source
         new[(hit.id, " ".join(chosen))] = number
     return [numbered[h.id] for h in hits], new
 

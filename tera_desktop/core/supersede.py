@@ -67,6 +67,7 @@ _VERBS = {
     "leads", "lead", "led", "likes", "like", "loves", "uses", "use", "used", "runs", "run",
     "comes", "come", "takes", "take", "needs", "need", "wants", "want", "pays", "pay", "drives",
     "drive", "plays", "play", "meets", "meet", "happens", "arrives", "leaves", "belongs",
+    "stays", "stay", "keeps", "keep", "kept", "sits", "sit", "babysits", "visits", "teaches",
 }  # fmt: skip
 _LEAD_IN = {"from", "since", "starting", "beginning", "as", "after", "until", "in", "on", "at"}
 _DETERMINERS = {"the", "my", "our", "your", "his", "her", "their", "a", "an", "this", "that"}
@@ -95,7 +96,7 @@ def subject_terms(text: str) -> set[str]:
     "From March" ("From March the recycling goes out…" → {"recycling"}); words that only say a
     change ("new", "now") are left out. A fact with no verb the list knows: its first content
     word."""
-    words = _WORD.findall(text.casefold())
+    words = _WORD.findall(_LABEL.sub("", text.casefold()))
     if words and words[0] in _LEAD_IN:  # "From March the recycling…": skip to the determiner
         for i, w in enumerate(words):
             if w in _DETERMINERS:
@@ -104,7 +105,18 @@ def subject_terms(text: str) -> set[str]:
     subject: list[str] = []
     for i, w in enumerate(words):
         if w in _VERBS and i > 0:
-            return {t for t in subject if t not in _WORDS_OF_CHANGE}
+            found = {t for t in subject if t not in _WORDS_OF_CHANGE}
+            if found:
+                return found
+            # "You can reach Kofi on…": nothing before the verb says what it is about, the
+            # words after it do, up to a preposition or a value
+            after: set[str] = set()
+            for v in words[i + 1 :]:
+                if v in _LEAD_IN or v in {"to", "for", "by", "with"}:
+                    break
+                if v not in _STOP and v not in _VERBS and not v[:1].isdigit():
+                    after.add(_term(v))
+            return after - _WORDS_OF_CHANGE
         if w not in _STOP:
             subject.append(_term(w))
     first = [t for t in _terms(text) if t not in _WORDS_OF_CHANGE][:1]
@@ -114,13 +126,80 @@ def subject_terms(text: str) -> set[str]:
 def is_update(old: str, new: str) -> bool:
     """Whether ``new`` reads as a new value of what ``old`` says (the words test alone): each
     fact's subject is in the other, most content words are shared, and each fact has words the
-    other lacks (the value that changed)."""
+    other lacks (the value that changed). A newer fact that says it is a change ("moved to",
+    "now", "no longer", "instead", "postponed", "goes up to"…) may word its subject differently
+    (see ``_says_a_change_of``)."""
     a, b = content_terms(old), content_terms(new)
     if not a or not b or not (a - b - _WORDS_OF_CHANGE) or not (b - a - _WORDS_OF_CHANGE):
         return False  # one says nothing the other does not: a repeat or a refinement
-    if not subject_terms(old) <= b or not subject_terms(new) <= a:
-        return False  # about something else ("Anna likes tea" / "Ben likes tea")
-    return len(a & b) / min(len(a), len(b)) >= MIN_SHARED
+    same_subject = subject_terms(old) <= b and subject_terms(new) <= a
+    if same_subject and len(a & b) / min(len(a), len(b)) >= MIN_SHARED:
+        return True
+    return _says_a_change_of(old, new)
+
+
+# a newer fact that says it changes something: "moved to", "now", "no longer", "instead"…
+_CHANGE = re.compile(
+    r"\b(?:now|new|newly|moved|moves|has moved|relocated|switched|changed|changes|no longer|"
+    r"any ?more|instead|postponed|pushed back|put back|brought forward|rescheduled|"
+    r"cancel+ed|called off|goes up|went up|gone up|rises|rose|raised|increased|decreased|"
+    r"dropped|lowered|goes down|went down|updated|replaced|from now on|these days|nowadays)\b",
+    re.I,
+)
+# words that name an attribute of a subject: a fact about "Anna's phone" is not one about "Anna"
+_ATTRIBUTES = {
+    "phone", "number", "email", "mail", "address", "password", "pin", "code", "birthday",
+    "age", "price", "cost", "fee", "name", "website", "iban", "account", "plate", "size",
+    "colour", "color", "weight", "height", "salary", "budget", "job", "deadline", "date",
+}  # fmt: skip
+
+
+_LABEL = re.compile(  # "Change of plan: …", "Update: …" say a change, not the subject
+    r"^\s*(?:change of plans?|update|updated|correction|note|fyi|heads up|news)\s*[:,-]\s*", re.I
+)
+# a newer fact that says the old value no longer holds, with or without a new one
+_ENDS = re.compile(
+    r"\b(?:no longer|not\b.*\bany ?more|instead|cancel+ed|called off|stopped|ended)\b", re.I
+)
+_WHEN_WORDS = re.compile(
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|"
+    r"may|june|july|august|september|october|november|december|today|tomorrow|week|month|year)",
+)
+
+
+def _matches(word: str, terms: set[str]) -> bool:
+    """``word`` is among ``terms``, or shares its stem with one, or one ends the other
+    ("sailboat" / "boat", "babysitter" / "babysits", "monthly" / "month")."""
+    for t in terms:
+        if word == t or (len(word) > 4 and len(t) > 4 and word[:5] == t[:5]):
+            return True
+        short, long_ = sorted((word, t), key=len)
+        compound = len(long_) - len(short) >= 3  # "sail|boat", not "pa|rent" or "rent|ed"
+        if len(short) >= 4 and compound and (long_.endswith(short) or long_.startswith(short)):
+            return True
+    return False
+
+
+def _says_a_change_of(old: str, new: str) -> bool:
+    """``new`` says it changes what ``old`` is about, worded differently: it says a change, every
+    word of its subject is in ``old`` (stems and compounds count: "Grandpa's sailboat" is
+    "grandpa… boat"), and ``old``'s subject is in ``new`` but for at most one word that names no
+    attribute ("Yoga class" / "Yoga"; "Anna's phone" is not "Anna")."""
+    if not _CHANGE.search(new):
+        return False
+    a, b = content_terms(old), content_terms(new)
+    s_old = subject_terms(old)
+    s_new = {w for w in subject_terms(new) if not _WHEN_WORDS.fullmatch(w)}
+    if not s_old:
+        return False
+    if _ENDS.search(new) and all(_matches(w, b) for w in s_old):
+        return True  # "I no longer take the bus…", "Tennis practice has been cancelled"
+    if not s_new or not all(_matches(w, a) for w in s_new):
+        return False
+    missing = [w for w in s_old if not _matches(w, b)]
+    return len(missing) == 0 or (
+        len(missing) == 1 and len(s_old) > 1 and missing[0] not in _ATTRIBUTES
+    )
 
 
 def find_superseded(
