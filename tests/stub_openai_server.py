@@ -28,6 +28,7 @@ MODES = (
     "refuse-extras",  # HTTP 400 when the body has fields OpenAI's own API does not know
     "error-event",  # an error object inside the stream
     "html",  # a web server that is not a model server: 404 HTML everywhere
+    "huge-models",  # GET /v1/models streams ``limit`` KB of JSON that never closes
 )
 
 
@@ -103,6 +104,19 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                 self._json(404, b"<html>Not found</html>", "text/html")
             elif not self._authorized():
                 return
+            elif self.path == "/v1/models" and stub.mode == "huge-models":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self._chunk(b'{"object": "list", "data": [')
+                block = b'{"id": "m"},' * 85  # ~1 KB
+                try:
+                    for _ in range(stub.limit):  # bounded
+                        self._chunk(block)
+                        stub.sent_bytes += len(block)
+                except OSError:
+                    stub.disconnected.set()
             elif self.path == "/v1/models":
                 self._json(200, {"object": "list", "data": stub.models})
             else:

@@ -77,6 +77,14 @@ def test_a_limit_before_any_text_is_a_plain_error() -> None:
         assert got == [] and err.message.startswith("No answer:")
 
 
+def test_a_models_list_that_never_ends_is_refused_after_16_mb() -> None:
+    with serve_stub(mode="huge-models", limit=40 * 1024) as stub:  # 40 MB offered
+        with pytest.raises(ServerError) as info:
+            OpenAIGenerator(stub.url)
+        assert info.value.reason == "protocol" and "more than 16 MB" in info.value.message
+        assert stub.sent_bytes < 40 * 1024 * 1024
+
+
 def test_answer_tokens_is_a_lower_estimate_of_real_tokens() -> None:
     assert answer_tokens(" the") == 1 and answer_tokens("") == 1
     assert answer_tokens(" word12") == 3

@@ -41,6 +41,7 @@ _ERROR_BODY_LIMIT = 64 * 1024
 MAX_LINE_BYTES = 1 << 20  # one server-sent event line: a token is a few bytes, 1 MB is absurd
 DEADLINE_FACTOR = 3  # a whole answer may take this many times ``timeout`` (360 s by default)
 _READ_SIZE = 64 * 1024
+JSON_LIMIT = 16 << 20  # /v1/models of a server with hundreds of models is well under 1 MB
 DEFAULT_SAMPLING = Sampling()
 log = logging.getLogger(__name__)
 _PIECE = re.compile(r"\d|[A-Za-z]+|\s+|[^\sA-Za-z\d]")
@@ -329,10 +330,30 @@ class _Server:
             raise self.http_error(response.status, said, f"{method} {self.path}{path}", model)
         return response
 
+    def _read_bounded(self, response: http.client.HTTPResponse, path: str) -> bytes:
+        """A JSON answer, read in 64 KB pieces: at most ``JSON_LIMIT`` bytes and ``timeout``
+        seconds in all (a server that drips or never ends its answer cannot hold Tera)."""
+        raw = bytearray()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            piece = response.read1(_READ_SIZE)
+            if not piece:
+                return bytes(raw)
+            raw += piece
+            if len(raw) > JSON_LIMIT:
+                raise ServerError(
+                    f"{self.base}{path} answered with more than {JSON_LIMIT >> 20} MB: is this "
+                    "an OpenAI-compatible model server?",
+                    "Use the server's base address, like http://host:8080 or http://host:11434/v1.",
+                    reason="protocol",
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError
+
     def get_json(self, path: str) -> Any:
         conn = self.connect()
         try:
-            raw = self.send(conn, "GET", path).read()
+            raw = self._read_bounded(self.send(conn, "GET", path), path)
         except TimeoutError:
             raise self.timeout_error() from None
         except (http.client.HTTPException, OSError) as exc:
