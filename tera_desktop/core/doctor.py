@@ -499,12 +499,7 @@ def check_store(paths: Paths, settings: Settings, engine: Engine | None = None) 
         return Check(name, OK, f"{where}: open in this window, {count} memories")
     if not settings.qdrant_url and not (paths.store / "shard").exists():
         return Check(name, OK, f"{where}: empty (created when Tera first remembers something)")
-    if not settings.qdrant_url:  # checked before the engine opens it: a damaged store runs away
-        from tera_desktop.core.store_health import REPAIR_HINT, check_store_folder
 
-        health = check_store_folder(paths.store)
-        if not health.ok:
-            return Check(name, FAIL, f"{where}: damaged: {health.summary()}", REPAIR_HINT)
     dim = _store_dim(paths, settings)
     if dim is None:
         return Check(
@@ -529,6 +524,9 @@ def check_store(paths: Paths, settings: Settings, engine: Engine | None = None) 
             "or use Help → Check Installation… in the open window.",
         )
     try:
+        damaged = _store_damage(paths, settings, name, where)
+        if damaged is not None:
+            return damaged
         from tera_desktop.core.store import open_store
 
         try:
@@ -558,6 +556,30 @@ def check_store(paths: Paths, settings: Settings, engine: Engine | None = None) 
     finally:
         lock.release()
     return Check(name, OK, f"{where}: opens, {count} memories")
+
+
+def _store_damage(paths: Paths, settings: Settings, name: str, where: str) -> Check | None:
+    """A failed check when the embedded store's files are damaged (checked before the engine
+    opens them: a damaged store can run away with memory and disk), else None. Checked only
+    while no other Tera command writes to it (its lock is free), so a write in progress is
+    never taken for damage."""
+    if settings.qdrant_url or not paths.store.exists():
+        return None
+    from tera_desktop.core.instance import InstanceLock
+    from tera_desktop.core.store_health import REPAIR_HINT, check_store_folder
+
+    lock = InstanceLock(paths.store / "store.lock")
+    try:
+        if not lock.acquire():
+            return None  # in use: opening it says so
+        health = check_store_folder(paths.store)
+    except TeraError:
+        return None
+    finally:
+        lock.release()
+    if health.ok:
+        return None
+    return Check(name, FAIL, f"{where}: damaged: {health.summary()}", REPAIR_HINT)
 
 
 def check_disk(paths: Paths, settings: Settings) -> Check:
