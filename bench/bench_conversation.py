@@ -382,7 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--project-sets", action="store_true", help="also the project's own conversation sets"
     )
-    p.add_argument("--failures", action="store_true", help="print every failed item")
+    p.add_argument(
+        "--failures",
+        action="store_true",
+        help="print every failed item of the dev half (the held-out half's stay in the JSON: "
+        "reading them while tuning would make it a second dev half)",
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     models = default_models()
@@ -396,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if args.failures:
         for h in halves:
+            if h["split"] != "dev":
+                continue
             for kind, items in h["failures"].items():
                 for line in items:
                     print(f"[{h['split']}] {kind}: {line}")
