@@ -580,9 +580,13 @@ def _repair(args: argparse.Namespace, paths: Any, settings: Any) -> int:
         try:
             engine.ensure_embedding_model(on_progress=_progress_printer())
             facts = 0
+            new_ids: dict[str, str] = {}
             for fact in found.facts:
-                if engine.remember(fact["text"], supersede=False).is_new:
-                    facts += 1
+                remembered = engine.remember(fact["text"], supersede=False)
+                facts += remembered.is_new
+                if fact.get("id"):
+                    new_ids[fact["id"]] = remembered.id
+            _restore_superseded(engine, found.facts, new_ids)
             on_disk = [d for d in dict.fromkeys(found.documents) if Path(d).is_file()]
             folders = [f for f in settings.watched_folders if Path(f).is_dir()]
             gone = len(set(found.documents)) - len(on_disk)
@@ -602,6 +606,19 @@ def _repair(args: argparse.Namespace, paths: Any, settings: Any) -> int:
         f"Tera now holds {plural(total, 'memory', 'memories')}."
     )
     return EXIT_PARTIAL if failed or found.error else 0
+
+
+def _restore_superseded(engine: Any, facts: list[dict[str, str]], new_ids: dict[str, str]) -> None:
+    """Mark again, with the rebuilt facts' ids, each fact the damaged memory held as replaced."""
+    from datetime import UTC, datetime
+
+    from tera_desktop.core.supersede import mark
+
+    when = datetime.now(UTC).isoformat(timespec="milliseconds")
+    for fact in facts:
+        older, newer = new_ids.get(fact.get("id", "")), new_ids.get(fact.get("superseded_by", ""))
+        if older and newer and older != newer:
+            mark(engine.store, older, newer, when)
 
 
 def _info(paths: Any, settings: Any) -> int:

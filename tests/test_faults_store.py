@@ -201,3 +201,31 @@ def test_repair_of_an_intact_store_changes_nothing(home: Path, tiny_embedding: P
     done = _cli(home, tiny_embedding, "repair")
     assert done.returncode == 0 and "nothing to repair" in done.stdout
     assert not [p for p in (home / "data").iterdir() if p.name.startswith("memory-damaged-")]
+
+
+def test_repair_keeps_which_fact_replaced_which(tmp_path: Path, tiny_embedding: Path) -> None:
+    from tera_desktop.core.engine import Engine
+    from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.settings import Settings
+    from tera_desktop.core.supersede import mark
+
+    home = tmp_path / "home"
+    engine = Engine(get_paths(home).ensure(), Settings(embedding_model=str(tiny_embedding)))
+    try:
+        old = engine.remember("the bin goes out on tuesday", supersede=False)
+        new = engine.remember("the bin goes out on thursday", supersede=False)
+        mark(engine.store, old.id, new.id, "2026-01-02T00:00:00+00:00")
+    finally:
+        engine.close()
+    CASES["id tracker flipped"][0](home)
+    done = _cli(home, tiny_embedding, "repair")
+    assert done.returncode == 0, done.stdout + done.stderr
+    engine = Engine(get_paths(home), Settings(embedding_model=str(tiny_embedding)))
+    try:
+        by_text = {f.text: f for f in engine.facts(0, None)}
+    finally:
+        engine.close()
+    assert by_text["the bin goes out on tuesday"].superseded_by == (
+        by_text["the bin goes out on thursday"].id
+    )
+    assert not by_text["the bin goes out on thursday"].superseded_by

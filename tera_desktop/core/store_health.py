@@ -388,7 +388,8 @@ def folder_bytes(folder: Path) -> int:
 # ---- salvage: what a damaged store still holds ---------------------------------------------------
 @dataclass
 class Salvage:
-    """What could be read from a damaged store: facts (text, created_at) and documents' sources."""
+    """What could be read from a damaged store: facts (id, text, created_at, superseded_by) and
+    documents' sources."""
 
     facts: list[dict[str, str]] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
@@ -511,12 +512,16 @@ def read_payloads(segment: Path) -> list[dict[str, Any]]:
         raw = journal.read_bytes()[: 64 << 20]
         pos = 0
         while pos < len(raw):
+            # a record: its size, a checksum, then (id, present, page, block, length) per point
             size = int.from_bytes(raw[pos : pos + _U32], "little")
-            if size != 20 or pos + 8 + size > len(raw):
+            if not size or size % 20 or pos + 8 + size > len(raw):
                 raise ValueError("a payload journal record of an unknown kind")
             body = raw[pos + 8 : pos + 8 + size]
-            fields = [int.from_bytes(body[k : k + _U32], "little") for k in range(0, 20, _U32)]
-            entries[fields[0]] = (fields[1], fields[2], fields[3], fields[4])
+            for at in range(0, size, 20):
+                f = [
+                    int.from_bytes(body[at + k : at + k + _U32], "little") for k in range(0, 20, 4)
+                ]
+                entries[f[0]] = (f[1], f[2], f[3], f[4])
             pos += 8 + size
     payloads = []
     pages: dict[int, Any] = {}
@@ -571,7 +576,13 @@ def salvage_payloads(damaged: Path) -> Salvage:
                 continue
             if kind == "fact" and text.strip():
                 facts.setdefault(
-                    text, {"text": text, "created_at": str(payload.get("created_at", ""))}
+                    text,
+                    {
+                        "id": str(payload.get("doc_id") or ""),
+                        "text": text,
+                        "created_at": str(payload.get("created_at", "")),
+                        "superseded_by": str(payload.get("superseded_by") or ""),
+                    },
                 )
             elif isinstance(payload.get("source"), str) and payload["source"]:
                 documents[payload["source"]] = None
@@ -604,7 +615,13 @@ def _salvage_child() -> int:  # pragma: no cover - runs in the child process
         engine = Engine(paths, load_settings(paths))
         try:
             out["facts"] = [
-                {"text": f.text, "created_at": f.created_at} for f in engine.facts(0, None)
+                {
+                    "id": f.id,
+                    "text": f.text,
+                    "created_at": f.created_at,
+                    "superseded_by": str(getattr(f, "superseded_by", "") or ""),
+                }
+                for f in engine.facts(0, None)
             ]
             out["documents"] = [d.source for d in engine.documents() if d.source]
         finally:
