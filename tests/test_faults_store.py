@@ -115,6 +115,18 @@ CASES: dict[str, tuple[Damage, str]] = {
         lambda h: _cut(_segment(h) / "payload_storage" / "page_0.dat", 1000),
         "page_0.dat",
     ),
+    "payload value flipped": (
+        lambda h: _flip(_segment(h) / "payload_storage" / "page_0.dat", 60, 24),
+        "garbled",
+    ),
+    "payload tracker flipped": (
+        lambda h: _flip(_segment(h) / "payload_storage" / "tracker.dat", 4, 24),
+        "tracker.dat",
+    ),
+    "payload index tracker cut": (
+        lambda h: _cut(next((_segment(h) / "payload_index").glob("*-map")) / "tracker.dat", 10),
+        "tracker.dat",
+    ),
     "segment.json garbage": (
         lambda h: (_segment(h) / "segment.json").write_bytes(b"\0" * 40),
         "segment.json",

@@ -44,6 +44,11 @@ MAPPINGS_LIMIT = 1 << 30  # 50M points' id records: read in blocks, never whole
 _BLOCK = 1 << 20
 # id tracker record types (Qdrant's MappingChange): insert/delete, number/UUID
 _RECORD_SIZES = {1: 1 + 8 + 4, 2: 1 + 16 + 4, 3: 1 + 8, 4: 1 + 16}
+_U32 = 4
+VALUE_LIMIT = 16 << 20  # one payload (a chunk's text and metadata) is a few KB
+TRACKER_LIMIT = 256 << 20  # 16 bytes per point: 16M points
+SAMPLE_VALUES = 256  # values decoded per store by the check (spread over it)
+SAMPLE_BYTES = 4 << 20
 ID_SLACK = 1024  # internal ids may run a little ahead of the versions file between flushes
 ENV_CHECK = "TERA_STORE_CHECK"
 SALVAGE_MEMORY = 3 << 30  # address space for the engine opening a damaged copy
@@ -189,8 +194,7 @@ class _Checker:
     def wal(self, wal: Path) -> int:
         """The WAL's acknowledged index (0 when unknown); its segments' headers."""
         if not wal.is_dir():
-            self.bad(wal, "missing")
-            return 0
+            return 0  # the engine starts a new log (changes not yet in segments are lost)
         acked = 0
         first = wal / "first-index"
         if first.exists():
@@ -231,7 +235,13 @@ class _Checker:
                 self.bad(version, "not a version number")
         vectors = self.vectors(segment / "vector_storage-dense", dim or seg_dim)
         self.id_tracker(segment, vectors)
-        self.pages(segment / "payload_storage")
+        self.pages(segment / "payload_storage", payloads=True)
+        self.pages(segment / "vector_storage-bm25" / "store")
+        index = segment / "payload_index"
+        if index.is_dir():
+            for folder in sorted(index.iterdir())[:1000]:
+                if (folder / "config.json").exists():
+                    self.pages(folder)
 
     def vectors(self, storage: Path, dim: int | None) -> int | None:
         """The number of dense vectors the segment says it holds (None when unknown)."""
@@ -335,18 +345,121 @@ class _Checker:
                         self.bad(mappings, f"a record cut short at byte {offset}")
                     return
 
-    def pages(self, storage: Path) -> None:
+    def pages(self, storage: Path, *, payloads: bool = False) -> None:
+        """A "gridstore" (payloads, sparse vectors, payload indexes): its pages have the
+        configured size, every pointer in its tracker (and journal) lands inside an existing
+        page, and a sample of its values decodes (LZ4, and JSON for payloads)."""
         if not storage.is_dir():
             return
         config = self.read_json(storage / "config.json")
-        page = config.get("page_size_bytes") if config else None
-        if config is not None and not (isinstance(page, int) and page > 0):
-            self.bad(storage / "config.json", "no valid page size")
+        if config is None:
             return
+        page = config.get("page_size_bytes")
+        block = config.get("block_size_bytes")
+        if not (isinstance(page, int) and page > 0 and isinstance(block, int) and block > 0):
+            self.bad(storage / "config.json", "no valid page or block size")
+            return
+        sizes: dict[int, int] = {}
         for path in sorted(storage.glob("page_*.dat"))[:100_000]:
             size = self.size(path)
-            if size is not None and page and size != page:
+            if size is not None and size != page:
                 self.bad(path, f"{size:,} bytes instead of {page:,} (cut short)")
+            with contextlib.suppress(ValueError):
+                sizes[int(path.stem.split("_", 1)[1])] = size or 0
+        tracker = storage / "tracker.dat"
+        if not tracker.exists():
+            return
+        try:
+            entries = _tracker_entries(storage)
+        except (OSError, ValueError) as exc:
+            self.bad(tracker, str(exc))
+            return
+        self.health.files_checked += 1
+        live = []
+        for point, (present, page_id, first, length) in entries.items():
+            if present > 1:
+                self.bad(tracker, f"point {point}: not a valid entry")
+                return
+            if not present:
+                continue
+            if page_id not in sizes or first * block + length > min(page, sizes[page_id]):
+                self.bad(tracker, f"point {point}: its value lies outside the pages")
+                return
+            live.append((point, page_id, first * block, length))
+        if config.get("compression") == "LZ4":
+            self.sample_values(storage, live, payloads=payloads)
+
+    def sample_values(
+        self, storage: Path, live: list[tuple[int, int, int, int]], *, payloads: bool
+    ) -> None:
+        """Decode up to ``SAMPLE_VALUES`` values spread over the store (``SAMPLE_BYTES`` in
+        all): a page overwritten in the middle is found without reading all of it."""
+        step = max(1, len(live) // SAMPLE_VALUES)
+        budget = SAMPLE_BYTES
+        files: dict[int, Any] = {}
+        try:
+            for point, page_id, offset, length in live[::step]:
+                if budget <= 0:
+                    break
+                budget -= length
+                if page_id not in files:
+                    files[page_id] = open(storage / f"page_{page_id}.dat", "rb")  # noqa: SIM115
+                fh = files[page_id]
+                fh.seek(offset)
+                value = fh.read(length)
+                self.health.bytes_read += len(value)
+                try:
+                    size = int.from_bytes(value[:_U32], "little")
+                    if size > VALUE_LIMIT:
+                        raise ValueError
+                    data = lz4_block(value[_U32:], size)
+                    if payloads and not isinstance(json.loads(data), dict):
+                        raise ValueError
+                except (ValueError, UnicodeDecodeError):
+                    self.bad(
+                        storage / f"page_{page_id}.dat", f"the value of point {point} is garbled"
+                    )
+                    return
+        except OSError as exc:
+            self.bad(storage, f"cannot be read ({exc.strerror or exc})")
+        finally:
+            for fh in files.values():
+                fh.close()
+
+
+def _tracker_entries(storage: Path) -> dict[int, tuple[int, int, int, int]]:
+    """A gridstore's pointers: ``tracker.dat`` (a count, then per point: present, page, block,
+    length; each u32), updated by ``tracker_journal.dat`` (records of a size, a checksum, then
+    (point, present, page, block, length) per point). ``ValueError`` when malformed."""
+    tracker = (storage / "tracker.dat").read_bytes()[:TRACKER_LIMIT]
+    count = int.from_bytes(tracker[:_U32], "little")
+    if count > (len(tracker) - _U32) // 16:
+        raise ValueError(f"counts {count:,} entries, holds at most {(len(tracker) - 4) // 16:,}")
+    entries: dict[int, tuple[int, int, int, int]] = {}
+    for index in range(count):
+        at = _U32 + 16 * index
+        entries[index] = (
+            int.from_bytes(tracker[at : at + 4], "little"),
+            int.from_bytes(tracker[at + 4 : at + 8], "little"),
+            int.from_bytes(tracker[at + 8 : at + 12], "little"),
+            int.from_bytes(tracker[at + 12 : at + 16], "little"),
+        )
+    journal = storage / "tracker_journal.dat"
+    if journal.exists():
+        raw = journal.read_bytes()[:TRACKER_LIMIT]
+        pos = 0
+        while pos < len(raw):
+            size = int.from_bytes(raw[pos : pos + _U32], "little")
+            if not size or size % 20 or pos + 8 + size > len(raw):
+                raise ValueError("a journal record of an unknown kind")
+            body = raw[pos + 8 : pos + 8 + size]
+            for at in range(0, size, 20):
+                f = [
+                    int.from_bytes(body[at + k : at + k + _U32], "little") for k in range(0, 20, 4)
+                ]
+                entries[f[0]] = (f[1], f[2], f[3], f[4])
+            pos += 8 + size
+    return entries
 
 
 def check_store_folder(folder: Path) -> StoreHealth:
@@ -484,10 +597,6 @@ def lz4_block(src: bytes, size: int) -> bytes:
     return bytes(dst)
 
 
-_U32 = 4
-VALUE_LIMIT = 16 << 20  # one payload (a chunk's text and metadata) is a few KB
-
-
 def read_payloads(segment: Path) -> list[dict[str, Any]]:
     """The payloads a segment's payload pages hold for its live points, read without the engine:
     ``tracker.dat`` (a count, then per internal id: present, page, block, length; each u32),
@@ -497,32 +606,7 @@ def read_payloads(segment: Path) -> list[dict[str, Any]]:
     config = json.loads((storage / "config.json").read_bytes()[:JSON_LIMIT])
     block_size = int(config["block_size_bytes"])
     page_size = int(config["page_size_bytes"])
-    tracker = (storage / "tracker.dat").read_bytes()[: 64 << 20]
-    count = int.from_bytes(tracker[:_U32], "little")
-    if count > (len(tracker) - _U32) // 16:
-        raise ValueError("the payload tracker counts more entries than it holds")
-    entries: dict[int, tuple[int, int, int, int]] = {}
-    for index in range(count):
-        at = _U32 + 16 * index
-        entries[index] = tuple(  # type: ignore[assignment]
-            int.from_bytes(tracker[at + k : at + k + _U32], "little") for k in range(0, 16, _U32)
-        )
-    journal = storage / "tracker_journal.dat"
-    if journal.exists():
-        raw = journal.read_bytes()[: 64 << 20]
-        pos = 0
-        while pos < len(raw):
-            # a record: its size, a checksum, then (id, present, page, block, length) per point
-            size = int.from_bytes(raw[pos : pos + _U32], "little")
-            if not size or size % 20 or pos + 8 + size > len(raw):
-                raise ValueError("a payload journal record of an unknown kind")
-            body = raw[pos + 8 : pos + 8 + size]
-            for at in range(0, size, 20):
-                f = [
-                    int.from_bytes(body[at + k : at + k + _U32], "little") for k in range(0, 20, 4)
-                ]
-                entries[f[0]] = (f[1], f[2], f[3], f[4])
-            pos += 8 + size
+    entries = _tracker_entries(storage)
     payloads = []
     pages: dict[int, Any] = {}
     try:
