@@ -373,6 +373,16 @@ def check_size(image: Image.Image) -> None:
     raise too_large(width, height)
 
 
+def _draft_for_ocr(image: Image.Image) -> None:
+    """A JPEG far larger than OCR reads (``MAX_SIDE``) is decoded at 1/2..1/8 of its size,
+    never below ``MAX_SIDE``: less to decode and to hold."""
+    side = max(image.size)
+    if image.format == "JPEG" and side >= 2 * MAX_SIDE:
+        scale = side // MAX_SIDE
+        with contextlib.suppress(Exception):
+            image.draft(image.mode, (image.width // scale, image.height // scale))
+
+
 def _reason(exc: BaseException) -> str:
     """Pillow's words without the reprs it puts in them (``<_io.BytesIO object at 0x…>``)."""
     text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
@@ -394,6 +404,7 @@ def open_image(path: Path, data: bytes) -> Image.Image:
                 finally:
                     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's guard for pypdf's images
             check_size(image)
+            _draft_for_ocr(image)
             image.load()
     except IngestError:
         raise
