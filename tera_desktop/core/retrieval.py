@@ -443,11 +443,14 @@ def retrieve_in_conversation(
     threshold = embedder.min_score if min_score is None else min_score
     high = threshold + HIGH_MARGIN * (1 - threshold)
     low = threshold - LOW_MARGIN * (1 - threshold)
+    # the gate is for the modes that rank by similarity and words together; "dense" keeps its
+    # plain threshold and "keyword" its word matches (what their users chose them for)
+    fused = mode in ("hybrid", "expanded")
     plan = plan_follow_up(question, history)
     query = plan.query if plan is not None else " ".join(question.split())
     found = retrieve(
-        query, embedder, store, top_k=top_k + EXTRA_CANDIDATES, min_score=low, mode=mode,
-        today=today, kind=kind, source=source,
+        query, embedder, store, top_k=top_k + EXTRA_CANDIDATES,
+        min_score=low if fused else min_score, mode=mode, today=today, kind=kind, source=source,
     )  # fmt: skip
     if plan is None:
         alone = {h.id: h.score for h in found.hits}
@@ -458,8 +461,12 @@ def retrieve_in_conversation(
     terms = [t for t in distinctive_terms(question) if fold(t) not in _FOLDED_STOP]
 
     def passes_alone(hit: Hit) -> bool:
+        if mode == "dense":
+            return alone.get(hit.id, -1.0) >= threshold
         if terms and mentions(hit.text, terms):
             return True
+        if mode == "keyword":
+            return plan is None or shares_words(question, hit.text)
         score = alone.get(hit.id, -1.0)
         if score >= high:
             return True
@@ -495,7 +502,7 @@ def retrieve_in_conversation(
             alone.setdefault(old.id, alone.get(newer.id, -1.0))
             previous_of[old.id] = newer.id
     best = max((alone.get(h.id, -1.0) for h in kept), default=-1.0)
-    floor = best - RELATIVE_DROP * (1 - threshold)
+    floor = best - RELATIVE_DROP * (1 - threshold) if mode != "keyword" else -1.0
     kept = [
         h
         for h in kept
@@ -505,7 +512,7 @@ def retrieve_in_conversation(
         # the conversation says what "her", "it", "and the bike" is: sources about something
         # else stay only when they name something the question itself names
         kept = [h for h in kept if tied(h) or (terms and mentions(h.text, terms))]
-    if plan is None:  # what the question names first ("grandpa's boat", "Sven")
+    if plan is None and mode != "dense":  # what the question names first ("grandpa's boat")
         named = about_named(question, [h.text for h in kept])
         if named is not None:
             kept.sort(key=lambda h: h.text not in named)
