@@ -11,10 +11,15 @@ import pytest
 
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.paths import get_paths
-from tera_desktop.core.retrieval import Retrieval, Turn, retrieve_in_conversation
+from tera_desktop.core.retrieval import (
+    Retrieval,
+    Turn,
+    plan_follow_up,
+    retrieve_in_conversation,
+    standalone_query,
+)
 from tera_desktop.core.settings import Settings
-
-pytestmark = pytest.mark.integration
+from tera_desktop.core.supersede import is_update
 
 JSON_DOCS = """<html><head><title>json — JSON encoder and decoder</title></head><body>
 <h1>json — JSON encoder and decoder</h1>
@@ -80,6 +85,7 @@ def turn(engine: Engine, question: str, history: list[Turn] | None = None) -> Tu
     return Turn(question, "", found.query, tuple(h.text for h in found.hits))
 
 
+@pytest.mark.integration
 def test_a_follow_up_finds_what_it_means(engine: Engine) -> None:
     first = turn(engine, "Who is my accountant?")
     found = ask(engine, "What is her phone number?", [first])
@@ -87,6 +93,7 @@ def test_a_follow_up_finds_what_it_means(engine: Engine) -> None:
     assert "Maria" in found.query
 
 
+@pytest.mark.integration
 def test_and_x_swaps_the_subject(engine: Engine) -> None:
     first = turn(engine, "When is the car serviced?")
     found = ask(engine, "And the bike?", [first])
@@ -94,6 +101,7 @@ def test_and_x_swaps_the_subject(engine: Engine) -> None:
     assert all("car" not in h.text for h in found.hits)
 
 
+@pytest.mark.integration
 def test_the_models_answer_is_not_searched(engine: Engine) -> None:
     first = turn(engine, "Who is my accountant?")
     noisy = Turn(first.question, "The Plumber Jan Novak JSONEncoder [1]", first.query,
@@ -103,6 +111,7 @@ def test_the_models_answer_is_not_searched(engine: Engine) -> None:
     )
 
 
+@pytest.mark.integration
 def test_after_a_forget_the_chat_says_nothing_in_memory_as_a_new_chat_does(
     engine: Engine,
 ) -> None:
@@ -129,6 +138,7 @@ def test_after_a_forget_the_chat_says_nothing_in_memory_as_a_new_chat_does(
         engine.remember(PLUMBER)
 
 
+@pytest.mark.integration
 def test_a_superseded_fact_stays_out_unless_the_past_is_asked(engine: Engine) -> None:
     found = ask(engine, "What is the gate code?")
     assert found.hits[0].text == "The gate code changed to 7788."
@@ -137,3 +147,64 @@ def test_a_superseded_fact_stays_out_unless_the_past_is_asked(engine: Engine) ->
     first = turn(engine, "What is the gate code?")
     before = ask(engine, "What was it before?", [first])
     assert any("4512" in h.text for h in before.hits)
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "wanted", "gone"),
+    [
+        ("When is the car serviced?", "And the bike?", "bike", "car"),
+        ("What is Marco's blood type?", "And Luis's?", "Luis", "Marco"),
+        ("How heavy is the red suitcase?", "Sorry, I meant the blue one.", "blue suitcase", "red"),
+        ("What is Mum allergic to?", "Dad too?", "Dad", "Mum"),
+        ("When does the Berlin office open?", "and for Hamburg?", "Hamburg", "Berlin"),
+        ("When does Noah's school start?", "Same for Mia?", "Mia", "Noah"),
+        ("How wide is the kitchen window?", "the bathroom window too?", "bathroom", "kitchen"),
+    ],
+)
+def test_an_elliptical_question_swaps_the_subject(
+    first: str, follow_up: str, wanted: str, gone: str
+) -> None:
+    plan = plan_follow_up(follow_up, [Turn(first, query=first)])
+    assert plan is not None and plan.swap
+    assert wanted in plan.query and gone not in plan.query
+
+
+def test_a_question_with_its_own_subject_is_not_a_follow_up() -> None:
+    history = [Turn("Who is my accountant?", source_texts=("My accountant is Maria Keller.",))]
+    assert plan_follow_up("Who is my plumber?", history) is None
+    assert plan_follow_up("And the address?", history) is not None  # another attribute
+    assert not plan_follow_up("And the address?", history).swap  # type: ignore[union-attr]
+    assert plan_follow_up("Email?", history) is not None
+    assert "Maria" in standalone_query("WHAT IS HER EMAIL?", history)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [  # the dev half's updates worded differently from the fact they replace
+        ("Yoga class is on Tuesday evenings.", "Yoga switched to Thursday evenings."),
+        (
+            "Grandpa keeps his boat in Kiel.",
+            "Grandpa's sailboat is now at the marina in Flensburg.",
+        ),
+        ("Our babysitter is Hannah.", "Hannah moved away, so Zoe babysits for us now."),
+        ("Uncle Raj lives at 8 Harbour Lane, Dover.", "Uncle Raj has moved to 31 Mill Road."),
+        ("The monthly rent is 950 euros.", "From July the rent goes up to 1,020 euros a month."),
+        ("The pharmacy closes at 18:00.", "The pharmacy now stays open until 20:00."),
+        ("I take the 7:40 bus to work.", "I no longer take the bus; I cycle to work now."),
+    ],
+)
+def test_an_update_worded_differently_is_recognised(old: str, new: str) -> None:
+    assert is_update(old, new)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("You can reach Kofi Mensah on 0151 7788 412.", "You can reach the locksmith on 0151 22."),
+        ("The rented DVDs are due back on 2 June.", "From July the rent goes up to 1,020 euros."),
+        ("Anna's phone number is 555-0134.", "Anna is now 30."),
+        ("My cat is blue.", "My dog is now blue."),
+    ],
+)
+def test_a_change_about_something_else_is_not_an_update(old: str, new: str) -> None:
+    assert not is_update(old, new)
