@@ -108,6 +108,17 @@ def _close_on_signals(window: Any) -> object:
     return (receiver, sender, notifier)
 
 
+def _log_uncaught(log: logging.Logger) -> None:
+    """An exception no handler caught (e.g. in a Qt slot) goes to tera.log, not only stderr."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        log.error("uncaught exception", exc_info=(kind, exc, tb))
+        previous(kind, exc, tb)
+
+    sys.excepthook = hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args = _parse(argv[1:])
@@ -128,15 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
 
-    from tera_desktop.core.errors import ConfigError
     from tera_desktop.core.instance import InstanceLock
     from tera_desktop.core.logs import setup_logging
     from tera_desktop.core.paths import get_paths
-    from tera_desktop.core.settings import Settings, load_settings
 
     paths = get_paths(args.home).ensure()
     log = setup_logging(paths)
     log.info("tera-desktop %s starting (data: %s)", __version__, paths.data)
+    _log_uncaught(log)
 
     app = cast(QApplication, QApplication.instance() or QApplication(argv))
     app.setApplicationName(APP_NAME)
@@ -164,16 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             message_box(None, APP_NAME, message).exec()  # plain text: the path is not markup
         return 2
 
-    notice = ""
-    try:
-        settings = load_settings(paths)
-    except ConfigError as exc:
-        settings, notice = Settings(), f"{exc} Using the default settings for now."
-
+    from tera_desktop.core.app import TeraApp
     from tera_desktop.ui.main_window import MainWindow, schedule_start
     from tera_desktop.ui.single_instance import InstanceServer
 
-    window = MainWindow(paths, settings)
+    core = TeraApp(paths)  # a settings file that cannot be read is set aside and said once
+    notice = core.notice
+    window = MainWindow(paths, app=core)
     instance_server = InstanceServer(paths, window)  # later launches raise this window
     instance_server.activated.connect(window.bring_to_front)
     window.show()

@@ -7,12 +7,13 @@ serialized with a lock so GUI workers may call in from several threads.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tera_desktop.core import models
+from tera_desktop.core import forgetting, models
 from tera_desktop.core.assistant import AskEvent
 from tera_desktop.core.conversations import ConversationStore
 from tera_desktop.core.embedder import (
@@ -32,7 +33,7 @@ from tera_desktop.core.ingest.ignored import IgnoreList, watched_folder_of
 from tera_desktop.core.ingest.pipeline import resolve_source
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.providers import make_embedder, make_generator, resolve_llm
-from tera_desktop.core.redact import Forgotten, redact_conversations
+from tera_desktop.core.redact import Forgotten, RedactResult, redact_conversations
 from tera_desktop.core.retrieval import retrieve
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.speech import SpeechSource
@@ -46,6 +47,8 @@ from tera_desktop.core.store import (
     stored_shape,
 )
 from tera_desktop.core.units import MB
+
+log = logging.getLogger("tera.engine")
 
 ProgressFn = Callable[[models.DownloadProgress], None]
 
@@ -76,11 +79,20 @@ class _SerializedStore:
 class ForgetResult:
     removed: int
     redacted: int = 0  # saved conversations rewritten because they quoted what was forgotten
+    conversation_ids: tuple[str, ...] = ()  # which ones
+    forgotten: Forgotten = field(default_factory=Forgotten)
 
 
 class Engine:
-    def __init__(self, paths: Paths, settings: Settings) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        conversations: ConversationStore | None = None,
+    ) -> None:
         self.paths = paths
+        # the one conversation store of this home: redaction and sessions share its lock
+        self.conversations = conversations or ConversationStore(paths)
         self._generator: Generator | None = None
         self.settings = settings.validate()
         self._lock = threading.RLock()  # guards the lazy loading of the parts
@@ -288,44 +300,97 @@ class Engine:
         session = ChatSession(self, persist=False)
         yield from session.ask(question, cancel=cancel, sampling=sampling, top_k=top_k)
 
+    # ---- forgetting: crash-safe (core/forgetting.py) -------------------------------------------
     def forget(self, item_id: str) -> ForgetResult:
         hits = self.store.get([item_id])
         if not hits:
+            finished = self.finish_forgets(only_id=item_id)
+            if finished is not None:  # gone from search, but a killed forget left work on disk
+                return finished
             raise NotFoundError(f"Nothing in memory has the id {item_id}.", "See `tera list`.")
         hit = hits[0]
         if hit.kind == "document":  # an id of a document chunk forgets the whole document
-            removed = self.store.delete_source(hit.source)
-            return ForgetResult(removed, self._redact(Forgotten.of(sources=[hit.source])))
-        if hit.extra.get("supersedes"):  # forgetting an update makes the older fact current
-            self.undo_supersede(hit.id)
-        removed = self.store.delete_ids([item_id])
-        return ForgetResult(removed, self._redact(Forgotten.of(ids=[hit.id], texts=[hit.text])))
+            return self._forget(
+                Forgotten.of(sources=[hit.source]),
+                lambda: self.store.delete_source(hit.source, scrub=False),
+            )
+
+        def delete() -> int:
+            if hit.extra.get("supersedes"):  # forgetting an update makes the older fact current
+                self.undo_supersede(hit.id)
+            return self.store.delete_ids([item_id], scrub=False)
+
+        return self._forget(Forgotten.of(ids=[hit.id], texts=[hit.text]), delete)
 
     def forget_source(self, source: str | Path, *, keep_ignoring: bool = False) -> ForgetResult:
         """Forget a document. With ``keep_ignoring``, a watched folder's sync skips the file
         from now on (else the sync would read it again); adding it by name undoes that."""
         path = resolve_source(source)
-        removed = self.store.delete_source(path)
-        if removed == 0:
+        if self.store.document(path) is None and self.store.document(str(source)) is not None:
             path = str(source)
-            removed = self.store.delete_source(path)
-        if removed == 0:
+        if self.store.document(path) is None:
             raise NotFoundError(f"No document from {path} is in memory.", "See `tera list`.")
         if keep_ignoring:
             IgnoreList(self.paths).add(path)
-        return ForgetResult(removed, self._redact(Forgotten.of(sources=[path])))
+        return self._forget(
+            Forgotten.of(sources=[path]), lambda: self.store.delete_source(path, scrub=False)
+        )
 
     def watched_folder_of(self, source: str) -> str | None:
         """The watched folder (settings) that holds ``source``, or None."""
         return watched_folder_of(source, self.settings.watched_folders)
 
     def forget_all(self) -> ForgetResult:
-        removed = self.store.delete_all()
-        return ForgetResult(removed, self._redact(Forgotten.of(everything=True)))
+        return self._forget(
+            Forgotten.of(everything=True), lambda: self.store.delete_all(scrub=False)
+        )
 
-    def _redact(self, forgotten: Forgotten) -> int:
+    def _forget(self, what: Forgotten, delete: Callable[[], int]) -> ForgetResult:
+        """Intent first, then the points, the files on disk and the saved chats; the intent goes
+        last. Killed at any step, the next start (``finish_forgets``) completes it."""
+        intent = forgetting.write_intent(self.paths, what)
+        forgetting.crash_point("intent-written")
+        removed = delete()
+        forgetting.crash_point("deleted")
+        self.store.scrub()
+        forgetting.crash_point("scrubbed")
+        redacted = self._redact(what)
+        forgetting.crash_point("redacted")
+        forgetting.done(intent)
+        return ForgetResult(removed, len(redacted.ids), tuple(redacted.ids), what)
+
+    def finish_forgets(self, only_id: str | None = None) -> ForgetResult | None:
+        """Finish the forgets a killed process left (all of them, or the one holding
+        ``only_id``); None when there was none."""
+        total: ForgetResult | None = None
+        for intent in list(forgetting.pending(self.paths)):
+            if only_id is not None and only_id not in intent.ids:
+                continue
+            what = intent.forgotten
+            log.info("finishing an interrupted forget (%s)", intent.path.name)
+            store = self.store
+            removed = 0
+            if what.everything:
+                removed += store.delete_all(scrub=False)
+            if what.ids:
+                for hit in store.get(sorted(what.ids)):
+                    if hit.extra.get("supersedes"):
+                        self.undo_supersede(hit.id)
+                removed += store.delete_ids(sorted(what.ids), scrub=False)
+            for source in sorted(what.sources):
+                removed += store.delete_source(source, scrub=False)
+            store.scrub()
+            redacted = self._redact(what)
+            forgetting.done(intent)
+            ids = (*(total.conversation_ids if total else ()), *redacted.ids)
+            total = ForgetResult(
+                removed + (total.removed if total else 0), len(set(ids)), tuple(set(ids)), what
+            )
+        return total
+
+    def _redact(self, forgotten: Forgotten) -> RedactResult:
         """Rewrite saved conversations that quoted what was just forgotten (core/redact.py)."""
-        return redact_conversations(ConversationStore(self.paths), forgotten).conversations
+        return redact_conversations(self.conversations, forgotten)
 
     def facts(self, offset: int = 0, limit: int | None = None) -> list[FactInfo]:
         return self.store.list_facts(offset, limit)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tera_desktop.core.atomic import write_text_atomic
+from tera_desktop.core.saved_state import Problem, set_aside
+
 log = logging.getLogger("tera.pending")
 
 _VERSION = 1
+WHAT = "the facts and files that wait for the embedding model"
 
 
 class PendingFacts:
@@ -33,6 +35,7 @@ class PendingFacts:
         self.path = Path(path)
         self._items: list[dict[str, str]] = []
         self._files: list[dict[str, str]] = []
+        self.problem: Problem | None = None  # the file could not be read: set aside, said once
         self._load()
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -107,10 +110,11 @@ class PendingFacts:
             return
         try:
             data: Any = json.loads(raw)
-        except ValueError as exc:
-            log.warning("%s is not valid JSON (%s); its facts are skipped", self.path, exc)
+        except ValueError as exc:  # kept aside untouched: the next save must not overwrite it
+            self.problem = set_aside(self.path, WHAT, f"it is not valid JSON ({exc})")
             return
         if not isinstance(data, dict):
+            self.problem = set_aside(self.path, WHAT, "it does not hold a JSON object")
             return
         facts, files = data.get("facts", []), data.get("files", [])
         self._items = [
@@ -129,18 +133,8 @@ class PendingFacts:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
         data = json.dumps(
             {"version": _VERSION, "facts": self._items, "files": self._files},
             ensure_ascii=True,  # escaped: a file name that is not valid UTF-8 round-trips too
         )
-        try:
-            with tmp.open("w", encoding="utf-8") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        write_text_atomic(self.path, data)

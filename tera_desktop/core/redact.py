@@ -76,6 +76,7 @@ class RedactResult:
     conversations: int = 0  # conversations rewritten
     messages: int = 0  # messages changed
     failed: list[str] = field(default_factory=list)  # conversations that could not be rewritten
+    ids: list[str] = field(default_factory=list)  # the conversations rewritten
 
 
 def redact_conversations(store: ConversationStore, forgotten: Forgotten) -> RedactResult:
@@ -87,26 +88,9 @@ def redact_conversations(store: ConversationStore, forgotten: Forgotten) -> Reda
         except TeraError as exc:  # deleted or damaged since it was listed
             log.warning("%s", exc)
             continue
-        auto_title = conv.title == _first_question_title(conv)
-        changed = 0
-        for i, message in enumerate(conv.messages):
-            edited, used = _redact_message(message, forgotten)
-            changed += edited
-            before = conv.messages[i - 1] if i else None
-            if (
-                used
-                and before is not None
-                and before.role == ROLE_USER
-                and before.text != REDACTED_QUESTION
-            ):
-                before.text = REDACTED_QUESTION
-                before.query = ""
-                changed += 1
+        changed = redact_conversation(conv, forgotten)
         if not changed:
             continue
-        if auto_title:
-            conv.title = _first_question_title(conv)
-        conv.title = _replace_texts(conv.title, forgotten.texts)
         try:
             with store._lock:  # the store's own lock: no save interleaves with this rewrite
                 write_json_atomic(store.path_of(conv.id), conv.to_dict())
@@ -115,8 +99,35 @@ def redact_conversations(store: ConversationStore, forgotten: Forgotten) -> Reda
             result.failed.append(conv.id)
             continue
         result.conversations += 1
+        result.ids.append(conv.id)
         result.messages += changed
     return result
+
+
+def redact_conversation(conv: Conversation, forgotten: Forgotten) -> int:
+    """Redact one conversation in place (a saved one, or the one open in a session); returns
+    how many messages changed."""
+    auto_title = conv.title == _first_question_title(conv)
+    changed = 0
+    for i, message in enumerate(conv.messages):
+        edited, used = _redact_message(message, forgotten)
+        changed += edited
+        before = conv.messages[i - 1] if i else None
+        if (
+            used
+            and before is not None
+            and before.role == ROLE_USER
+            and before.text != REDACTED_QUESTION
+        ):
+            before.text = REDACTED_QUESTION
+            before.query = ""
+            changed += 1
+    if not changed:
+        return 0
+    if auto_title:
+        conv.title = _first_question_title(conv)
+    conv.title = _replace_texts(conv.title, forgotten.texts)
+    return changed
 
 
 def _redact_message(message: ChatMessage, forgotten: Forgotten) -> tuple[bool, bool]:
@@ -134,6 +145,8 @@ def _redact_message(message: ChatMessage, forgotten: Forgotten) -> tuple[bool, b
                     "source": "",
                     "title": "",
                     "text": REDACTED,
+                    "created_at": "",  # every field a source has: a redacted chat loads whole
+                    "evidence": [],
                 }
             )
         else:

@@ -1,10 +1,11 @@
 """A conversation with Tera: the one conversation engine, shared by the app and the CLI.
 
 ``ChatSession`` owns the turns of the open conversation and their persistence, the retrieval for
-each turn (a follow-up is searched with its context: ``retrieval.standalone_query``), the prompt
-(``assistant.plan_prompt``: earlier turns as the KV-cached prefix, this turn's new references,
-the question last), reading the prompt in small cancellable steps with progress, prefill while the
-user types (``prepare``), and the answer checks (``checks.check_answer``).
+each turn (``retrieval.retrieve_in_conversation``: a follow-up is searched with its context, and
+its sources must still be relevant to the question asked), the prompt (``assistant.plan_prompt``:
+earlier turns as the KV-cached prefix, this turn's new references, the question last), reading
+the prompt in small cancellable steps with progress, prefill while the user types (``prepare``),
+and the answer checks (``checks.check_answer``).
 
 ``ask()`` is a generator of events (see ``assistant``), so the CLI prints them, the app turns them
 into signals and tests collect them. Its ``finally`` records the turn: whatever happens (an
@@ -57,7 +58,8 @@ from tera_desktop.core.conversations import (
 )
 from tera_desktop.core.errors import GenerationError, ModelMissingError, TeraError
 from tera_desktop.core.generator import GenerationStats, Generator, Sampling
-from tera_desktop.core.retrieval import Retrieval, Turn, retrieve, standalone_query
+from tera_desktop.core.redact import Forgotten, redact_conversation
+from tera_desktop.core.retrieval import Retrieval, Turn, retrieve_in_conversation
 
 log = logging.getLogger("tera.session")
 
@@ -75,7 +77,7 @@ class ChatSession:
         persist: bool = True,
     ) -> None:
         self.engine = engine
-        self.store = store or ConversationStore(engine.paths)
+        self.store = store or engine.conversations  # the one store of this home
         self.persist = persist  # False: a one-off question, never written to disk
         self._conversation = conversation or Conversation()
         self._prompt = self._prompt_state_of(self._conversation)
@@ -83,6 +85,8 @@ class ChatSession:
         self._asking = threading.Lock()
         self._prepared_order: tuple[str, ...] | None = None  # sources read ahead, in order
         self._prepared_evidence: dict[str, tuple[str, ...]] = {}  # and their sentences
+        self._forgotten_meanwhile: list[Forgotten] = []  # forgets during an answer: redact it too
+        self._rewritten = False  # the open conversation was redacted as its answer was recorded
 
     # ---- the open conversation -------------------------------------------------------------------
     @property
@@ -151,6 +155,44 @@ class ChatSession:
                 self._prompt = PromptState()
         return self.store.delete(conv_id)
 
+    def apply_forgotten(self, forgotten: Forgotten) -> bool:
+        """Something was forgotten: redact the open conversation in memory as its saved file was
+        (``core/redact.py``), so that saving it again never brings the forgotten text back. An
+        answer being written now is redacted when it is recorded. True if anything changed."""
+        with self._lock:
+            if self.busy:
+                self._forgotten_meanwhile.append(forgotten)
+            changed = redact_conversation(self._conversation, forgotten)
+            if changed:
+                self._prompt = self._prompt_state_of(self._conversation)
+                self._prepared_order, self._prepared_evidence = None, {}
+            return bool(changed)
+
+    def take_rewritten(self) -> bool:
+        """Whether the answer just recorded was redacted (something it used was forgotten while
+        it was written): the front end shows the conversation again. Resets the flag."""
+        with self._lock:
+            rewritten, self._rewritten = self._rewritten, False
+            return rewritten
+
+    @staticmethod
+    def saved_sources(message: ChatMessage) -> list[Source]:
+        """A saved answer's sources as ``Source`` objects. Tolerant: a missing field gets its
+        default and unknown ones are dropped, so an old or redacted chat always loads whole."""
+        known = Source.__dataclass_fields__
+        sources: list[Source] = []
+        for i, saved in enumerate(message.sources, 1):
+            fields: dict[str, Any] = {k: v for k, v in saved.items() if k in known}
+            fields["evidence"] = tuple(str(e) for e in fields.get("evidence") or ())
+            number = fields.get("number")
+            fields["number"] = number if isinstance(number, int) and number > 0 else i
+            for name in ("id", "kind", "source", "text", "created_at"):
+                fields[name] = str(fields.get(name) or "")
+            score = fields.get("score")
+            fields["score"] = float(score) if isinstance(score, int | float) else 0.0
+            sources.append(Source(**fields))
+        return sources
+
     @staticmethod
     def _prompt_state_of(conv: Conversation) -> PromptState:
         """The prompt of a conversation loaded from disk: its exchanges as plain text (their
@@ -195,9 +237,9 @@ class ChatSession:
         """The memories for ``question`` in the context of this conversation."""
         engine = self.engine
         s = engine.settings
-        query = standalone_query(question, self.history() if history is None else history)
-        return retrieve(
-            query,
+        return retrieve_in_conversation(
+            question,
+            self.history() if history is None else history,
             engine.embedder,
             engine.store,
             top_k=top_k or s.top_k,
@@ -242,6 +284,7 @@ class ChatSession:
             raise
         except TeraError as exc:
             state["error"] = str(exc)
+            state["limit"] = getattr(exc, "reason", "") in ("timeout", "deadline", "too-long")
             raise
         except Exception as exc:
             state["error"] = f"Something went wrong: {exc!r}"
@@ -378,6 +421,7 @@ class ChatSession:
             question=question,
             instructions=system_prompt(),
             cut=cut,
+            superseded_texts=[h.text for h in found.superseded],
         )
         stopped = cancel or stats.stopped
         return AnswerDone(
@@ -406,7 +450,12 @@ class ChatSession:
             else:  # closed mid-answer (Stop, quitting) or failed
                 raw = "".join(state["parts"]).strip()
                 text, sources = raw, state.get("sources") or []
-                stopped = bool(state.get("stopped")) or not state["error"]
+                # a limit that cut a started answer (a stalling server…) stops it, with the reason
+                stopped = (
+                    bool(state.get("stopped"))
+                    or not state["error"]
+                    or bool(raw and state.get("limit"))
+                )
                 checks, cut, no_memory = AnswerCheck(), False, False
             if text or state["error"]:
                 conv.add(
@@ -425,6 +474,11 @@ class ChatSession:
                 plan = state.get("plan")
                 if plan is not None and raw:
                     commit_turn(state["prompt"], plan, raw)
+            forgotten, self._forgotten_meanwhile = self._forgotten_meanwhile, []
+            for what in forgotten:  # forgotten while this answer was written: not saved again
+                if redact_conversation(conv, what) and conv is self._conversation:
+                    self._prompt = self._prompt_state_of(conv)
+                    self._rewritten = True
             snapshot = copy.deepcopy(conv)
         if not self.persist:
             return

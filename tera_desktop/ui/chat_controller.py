@@ -104,7 +104,7 @@ class ChatController(QObject):
                 item.show_error(message.error)
                 continue
             item.finish(stopped=message.stopped)
-            sources = [_saved_source(s) for s in message.sources]
+            sources = ChatSession.saved_sources(message)
             item.set_sources(sources, no_memory=message.no_memory)
             checks = message.checks or {}
             item.set_checks(checks.get("unsupported", ()), checks.get("removed_citations", ()))
@@ -279,6 +279,8 @@ class ChatController(QObject):
         self._ask_worker = None
         self._view = None
         self.chat.set_busy(False)
+        if self.session.take_rewritten():  # what it used was forgotten meanwhile: redacted
+            self.show(self.session.conversation)
         self.refresh_list()
         self.answer_finished.emit()
 
@@ -331,12 +333,3 @@ class ChatController(QObject):
         self._prepare_worker = None
         if self._prepare_again and self._ask_worker is None:
             self._on_prepare_due()
-
-
-def _saved_source(saved: dict[str, Any]) -> Source:
-    """A source as a saved conversation holds it (JSON: lists for tuples, unknown keys kept)."""
-    known = set(Source.__dataclass_fields__)
-    fields: dict[str, Any] = {
-        k: (tuple(v) if k == "evidence" else v) for k, v in saved.items() if k in known
-    }
-    return Source(**fields)

@@ -1,14 +1,13 @@
-"""The main window: the memory sidebar and the chat, wired to background workers.
+"""The main window: the memory sidebar and the chat, showing the application core.
 
-Data flows one way: a UI event starts a ``Worker`` around a core generator (ask, upload, remember,
-forget, list); its signals come back on the GUI thread and update the widgets. Every worker error
-reaches the user through ``notify()`` (status bar; a dialog only when fatal).
-
-The window owns the engine, the settings, start-up, the language model's state and the memory
-list; one concern each lives in a controller that starts its work through ``run_worker``: the chat
-(ui/chat_controller.py), missing models and the facts that wait for them (ui/setup_controller.py),
-adding files, watched folders and forgetting (ui/library_controller.py), and the menus
-(ui/menus.py).
+The window owns no memory state: the application core (``core/app.py``: ``TeraApp``) owns the
+engine, the conversation store and open session, model readiness, what waits for a model, the
+ingest queue, watched folders, settings and the cross-feature flows. The window starts the core's
+slow methods on workers (``run_worker``) and shows its typed events, relayed onto the GUI thread
+by ``workers/app_events.py``. One concern each lives in a controller that gets narrow callbacks
+(``ui/shell.py``), never the window: the chat (ui/chat_controller.py), the setup dialog and
+remembering (ui/setup_controller.py), files, folders and forgetting (ui/library_controller.py),
+and the menus (ui/menus.py). Every message reaches the user through ``notify()``.
 """
 
 from __future__ import annotations
@@ -23,14 +22,24 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
 
 from tera_desktop import APP_NAME
-from tera_desktop.core.assistant import system_prompt
+from tera_desktop.core import app as core_app
+from tera_desktop.core.app import (
+    ConversationRewritten,
+    Listing,
+    MemoryChanged,
+    Opened,
+    ProblemFound,
+    ReadinessChanged,
+    TeraApp,
+    WaitingChanged,
+)
 from tera_desktop.core.conversations import Conversation, ConversationStore
 from tera_desktop.core.engine import Engine
-from tera_desktop.core.errors import ModelMissingError, TeraError
+from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.pending_facts import PendingFacts
 from tera_desktop.core.session import ChatSession
-from tera_desktop.core.settings import Settings, save_settings
+from tera_desktop.core.settings import Settings
 from tera_desktop.core.units import plural
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
@@ -41,18 +50,28 @@ from tera_desktop.ui.library_controller import LibraryController
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.menus import Menus
 from tera_desktop.ui.open_file import open_file
-from tera_desktop.ui.safe_text import ask_yes_no, choose, plain_label, show_status, tooltip
+from tera_desktop.ui.safe_text import (
+    ask_yes_no,
+    choose,
+    plain_label,
+    show_error,
+    show_status,
+    tooltip,
+)
 from tera_desktop.ui.setup_controller import SetupController
+from tera_desktop.ui.shell import Shell
 from tera_desktop.ui.theme import theme_manager
 from tera_desktop.workers import Handlers, Worker, WorkerManager, create_worker
+from tera_desktop.workers.app_events import AppEvents
 
 log = logging.getLogger("tera.ui")
 
-LLM_NOT_LOADED = "not loaded"
-LLM_LOADING = "loading"
-LLM_READY = "ready"
-LLM_MISSING = "missing"
-LLM_FAILED = "failed"
+LLM_NOT_LOADED = core_app.NOT_LOADED
+LLM_LOADING = core_app.LOADING
+LLM_READY = core_app.READY
+LLM_MISSING = core_app.MISSING
+LLM_FAILED = core_app.FAILED
+REFRESH_DELAY_MS = 150  # memory changes within this time are listed once
 
 
 class MainWindow(QMainWindow):
@@ -61,19 +80,25 @@ class MainWindow(QMainWindow):
     answer_finished = Signal()
     ingest_finished = Signal()
 
-    def __init__(self, paths: Paths, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(
+        self, paths: Paths, settings: Settings | None = None, app: TeraApp | None = None
+    ) -> None:
         super().__init__()
         self.paths = paths
-        self.settings = settings
-        self.engine = engine or Engine(paths, settings)
+        self.app = app or TeraApp(paths, settings)
         self.workers = WorkerManager(self)
-        self.conversations = ConversationStore(paths)
-        self.session = ChatSession(self.engine, self.conversations)
-        self.llm_state = LLM_NOT_LOADED
-        self.llm_error = ""
         self.memory_count = 0
         self.closing = False
         self._shutdown_done = False
+        self._opened = False
+        self.events = AppEvents(self)
+        self.events.event_received.connect(self._on_app_event)
+        self.events.follow(self.app)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_DELAY_MS)
+        self._refresh_timer.timeout.connect(self.refresh_memories)
+        settings = self.app.settings
 
         collect_on_gui_thread()  # Qt objects in reference cycles die on this thread only
         self.theme = theme_manager()
@@ -81,9 +106,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 760)
         self.setAcceptDrops(True)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)  # drops anywhere on the window (see eventFilter)
+        qapp = QApplication.instance()
+        if qapp is not None:
+            qapp.installEventFilter(self)  # drops anywhere on the window (see eventFilter)
 
         self.memory = MemoryPanel()
         self.chats = ConversationList()
@@ -113,8 +138,30 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.count_label)
 
-        self.setup = SetupController(self)  # missing models; the facts that wait for them
-        self.library = LibraryController(self)  # adding files, watched folders, forgetting
+        self.shell = Shell(
+            app=self.app,
+            parent=self,
+            workers=self.workers,
+            run_worker=self.run_worker,
+            # looked up at each use (tests and subclasses replace them on the window)
+            notify=lambda *a, **k: self.notify(*a, **k),
+            report_error=lambda exc: self._on_worker_error(exc),
+            confirm=lambda title, text: self.confirm(title, text),
+            choose=lambda title, text, choices: self.choose(title, text, choices),
+            closing=lambda: self.closing,
+            status=lambda text, ms: self.statusBar().showMessage(text, ms),
+        )
+        self.setup = SetupController(  # the setup dialog; remembering a fact
+            self.shell,
+            self.memory,
+            memory_count=lambda: self.memory_count,
+            apply_settings=self.apply_settings,
+            load_llm=self.load_llm,
+            load_embedding=self._load_embedding,
+        )
+        self.library = LibraryController(  # adding files, watched folders, forgetting
+            self.shell, self.memory, lambda: self.memory_count
+        )
         self.library.ingest_finished.connect(self.ingest_finished)
         self.menus = Menus(self)
         self.theme_actions: dict[str, QAction] = self.menus.theme_actions
@@ -208,91 +255,158 @@ class MainWindow(QMainWindow):
         """Which of ``choices`` the user picks (None: Cancel), in a plain-text dialog."""
         return choose(self, title, text, choices)
 
+    # ---- the core's state, as the window shows it ---------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    @property
+    def session(self) -> ChatSession:
+        return self.app.session
+
+    @property
+    def conversations(self) -> ConversationStore:
+        return self.app.conversations
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @property
+    def llm_state(self) -> str:
+        return self.app.llm_state
+
+    @property
+    def llm_error(self) -> str:
+        return self.app.llm_detail if self.app.llm_state in (LLM_MISSING, LLM_FAILED) else ""
+
+    @property
+    def pending_facts(self) -> PendingFacts:
+        """Facts typed (and files added) before the embedding model was ready."""
+        return self.app.waiting
+
+    @property
+    def setup_dialog(self) -> FirstRunDialog | None:
+        """The model setup while it is open (ui/setup_controller.py)."""
+        return self.setup.dialog
+
+    def _on_app_event(self, event: object) -> None:
+        """The core said what changed (on the GUI thread, through ``AppEvents``)."""
+        if self.closing:
+            return
+        if isinstance(event, MemoryChanged):
+            if self._opened and not self._refresh_timer.isActive():
+                self._refresh_timer.start()
+        elif isinstance(event, WaitingChanged):
+            self.memory.set_pending_facts(list(event.facts), list(event.files))
+        elif isinstance(event, ReadinessChanged):
+            if event.kind == "llm":
+                self._show_llm_state(event.state, event.detail)
+        elif isinstance(event, ConversationRewritten):
+            self.chat_controller.show(event.conversation)
+        elif isinstance(event, ProblemFound):
+            self.notify(event.problem.message, error=True, timeout_ms=0)
+
     # ---- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
-        """Load the memory and the models in the background (the window is already shown).
+        """Open the memory and load the models in the background (the window is already shown).
 
         The memory is listed even when the embedding model is missing (listing and forgetting
-        need no model); missing models open the one setup dialog, and facts typed meanwhile wait
-        in ``pending_facts`` until the embedding model is ready."""
-        from tera_desktop.core.providers import ENGINE_LOCAL, generator_kind
-
-        self.setup.embedding_ready = False
+        need no model); missing models open the one setup dialog, and what is typed or added
+        meanwhile waits (``core/app.py``) until the embedding model is ready."""
         self.notify("Opening your memory…")
-
-        def opening(_cancel: threading.Event) -> dict[str, Any]:
-            missing: dict[str, str] = {}
-            try:
-                self.engine.embedding_spec()
-            except ModelMissingError as exc:
-                missing["embedding"] = str(exc)
-            if generator_kind(self.engine.settings) == ENGINE_LOCAL:
-                try:
-                    self.engine.llm_path()
-                except ModelMissingError as exc:
-                    missing["llm"] = str(exc)
-                except TeraError:
-                    pass  # an unknown model: loading the language model says so
-            try:
-                count = self.engine.count()
-                facts, documents = self.engine.facts(), self.engine.documents()
-            except ModelMissingError:
-                if "embedding" not in missing:
-                    raise
-                count, facts, documents = 0, [], []  # a new memory: nothing to list yet
-            if "embedding" not in missing:
-                self.engine.embedder  # noqa: B018 - load the embedding model now, not on first use
-            return {
-                "conversation": self.session.restore_last(),
-                "facts": facts,
-                "documents": documents,
-                "count": count,
-                "missing": missing,
-            }
-
+        self.memory.set_pending_facts(self.app.waiting.texts(), self.app.waiting.files())
         self.run_worker(
-            "open", opening, returned=self._on_opened, errored=self.setup.on_open_failed
+            "open", self.app.open, returned=self._on_opened, errored=self._on_open_failed
         )
         self.load_llm()
 
-    def _on_opened(self, result: dict[str, Any]) -> None:
-        self._show_memories(result)
-        conversation = result["conversation"]
-        if conversation is not None:
-            self.chat_controller.show(conversation)
+    def _on_opened(self, opened: Opened) -> None:
+        self._opened = True
+        self._show_memories(opened.listing)
+        missing = opened.missing
+        for kind in ("embedding", "llm"):
+            if kind in missing:
+                self.setup.offer(kind, missing[kind])
+        self.setup.welcome(self.memory_count == 0)
+        if "embedding" in missing:
+            self.notify(self.setup.waiting_text())
         else:
-            self.chat_controller.refresh_list()
-        self.setup.opened(result.get("missing", {}))
+            self._on_embedding_ready()
+        for problem in opened.problems:
+            self.notify(problem.message, error=True, timeout_ms=0)
+        conversation = opened.conversation
+        try:  # a chat that cannot be shown must not stop anything else
+            if conversation is not None:
+                self.chat_controller.show(conversation)
+            else:
+                self.chat_controller.refresh_list()
+        except Exception:
+            log.exception("cannot show the conversation %s", getattr(conversation, "id", "?"))
+            self.notify(
+                f"Could not show the last chat. Details are in {self.paths.log_file}.", error=True
+            )
 
-    def load_llm(self) -> None:
-        self._set_llm_state(LLM_LOADING)
+    def _on_open_failed(self, exc: object) -> None:
+        self._opened = True
+        self.memory.set_opening(False)
+        if isinstance(exc, ModelMissingError):
+            self.app.embedding_missing(str(exc))
+            self.setup.offer("embedding", str(exc))
+            self.notify(self.setup.waiting_text())
+            return
+        if isinstance(exc, StoreError):
+            self.notify(str(exc), error=True)
+            show_error(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
+            return
+        self._on_worker_error(exc)
 
-        def loading(_cancel: threading.Event) -> str:
-            generator = self.engine.generator
-            generator.prefill([{"role": "system", "content": system_prompt()}])
-            return generator.name
+    def _on_embedding_ready(self) -> None:
+        """The embedding model is loaded: store the facts that waited, read the files that
+        waited, sync watched folders."""
+        self.notify("Ready.", timeout_ms=3000)
+        self.setup.store_waiting()
+        self.library.read_waiting()
+        self.library.start_watching(catch_up=True)
+
+    def _load_embedding(self) -> None:
+        """The embedding model is on this computer now: load it, then go on as after start-up."""
+        self.notify("Loading the embedding model…")
+
+        def loaded(listing: Listing) -> None:
+            self._show_memories(listing)
+            self._on_embedding_ready()
 
         self.run_worker(
-            "load-llm", loading, returned=self._on_llm_loaded, errored=self._on_llm_failed
+            "open-embedding",
+            lambda _c: self.app.load_embedding(),
+            returned=loaded,
+            errored=self._on_open_failed,
+        )
+
+    def load_llm(self) -> None:
+        self.run_worker(
+            "load-llm", self.app.load_llm, returned=self._on_llm_loaded, errored=self._on_llm_failed
         )
 
     def _on_llm_loaded(self, name: str) -> None:
-        self._set_llm_state(LLM_READY, name)
+        pass  # the core's ReadinessChanged event updated the status bar
 
     def _on_llm_failed(self, exc: object) -> None:
         if isinstance(exc, ModelMissingError):
-            self._set_llm_state(LLM_MISSING, str(exc))
             self.setup.offer("llm", str(exc))
         else:
-            self._set_llm_state(LLM_FAILED, str(exc))
             self.notify(str(exc), error=True)
 
     def _set_llm_state(self, state: str, detail: str = "") -> None:
-        self.llm_state = state
-        self.llm_error = detail if state in (LLM_MISSING, LLM_FAILED) else ""
+        """Show a language-model state (tests use it to simulate one)."""
+        self.app.llm_state, self.app.llm_detail = state, detail
+        self._show_llm_state(state, detail)
+
+    def _show_llm_state(self, state: str, detail: str = "") -> None:
         from tera_desktop.core.providers import server_address
 
-        server = server_address(self.engine.settings)  # who answers: this computer or a server
+        server = server_address(self.app.settings)  # who answers: this computer or a server
         text = {
             LLM_LOADING: "Language model: loading…",
             LLM_READY: f"Language model: {detail}",
@@ -322,47 +436,23 @@ class MainWindow(QMainWindow):
         self.llm_state_changed.emit(state)
 
     # ---- settings --------------------------------------------------------------------------------
-    _HEAVY_SETTINGS = (
-        "embedding_model",
-        "embed_threads",
-        "qdrant_url",
-        "qdrant_api_key",
-        "qdrant_collection",
-        "llm_model",
-        "llm_threads",
-        "llm_threads_batch",
-        "llm_context",
-        "speech_model",
-        "speech_language",
-        "llm_url",  # a model server (issue 14)
-        "llm_server_model",
-        "llm_api_key",
-        "llm_timeout",
-    )
-
     def apply_settings(self, settings: Settings) -> None:
-        """Save new settings. Sampling changes apply at once; model or store changes stop the
-        current work, close the old engine in the background and open the new one."""
-        old = self.settings
-        save_settings(self.paths, settings)
-        self.settings = settings
-        if all(getattr(old, f) == getattr(settings, f) for f in self._HEAVY_SETTINGS):
-            self.engine.settings = settings
+        """Save new settings (the core decides what they change). Sampling changes apply at
+        once; model or store changes stop the current work, close the old engine in the
+        background and open the new one."""
+        running = self.workers.active()
+        old_engine = self.app.apply_settings(settings)
+        if old_engine is None:
             self.notify("Settings saved.")
             return
-        running = self.workers.active()
         for worker in running:
             worker.cancel()
-        old_engine = self.engine
-        self.engine = Engine(self.paths, settings)
-        self.session.engine = self.engine
         self.memory.setEnabled(False)
-        self._set_llm_state(LLM_LOADING)
 
         def reopening(_cancel: threading.Event) -> None:
             for worker in running:
                 worker.join(120)
-            old_engine.close()
+            TeraApp.close_engine(old_engine)
 
         self.run_worker("reopen", reopening, finished=self._on_reopened)
 
@@ -381,32 +471,14 @@ class MainWindow(QMainWindow):
 
     # ---- memories --------------------------------------------------------------------------------
     def refresh_memories(self) -> None:
-        def listing(_cancel: threading.Event) -> dict[str, Any]:
-            return {
-                "facts": self.engine.facts(),
-                "documents": self.engine.documents(),
-                "count": self.engine.count(),
-            }
+        self.run_worker("list", lambda _c: self.app.listing(), returned=self._show_memories)
 
-        self.run_worker("list", listing, returned=self._show_memories)
-
-    def _show_memories(self, result: dict[str, Any]) -> None:
-        self.memory.set_memories(result["facts"], result["documents"])
-        self.memory_count = int(result["count"])
+    def _show_memories(self, listing: Listing) -> None:
+        self.memory.set_memories(listing.facts, listing.documents)
+        self.memory_count = int(listing.count)
         self.count_label.setText(plural(self.memory_count, "memory", "memories"))
         self.chat.chat_view.empty_hint.set_memory_count(self.memory_count)
         self.memories_changed.emit(self.memory_count)
-
-    # ---- what the controllers own ------------------------------------------------------------
-    @property
-    def setup_dialog(self) -> FirstRunDialog | None:
-        """The model setup while it is open (ui/setup_controller.py)."""
-        return self.setup.dialog
-
-    @property
-    def pending_facts(self) -> PendingFacts:
-        """Facts typed before the embedding model was ready, waiting to be stored."""
-        return self.setup.pending_facts
 
     def add_paths(self, paths: list[str], *, sync: bool = False, quiet: bool = False) -> None:
         """Ingest files/folders in the background (ui/library_controller.py)."""
@@ -478,7 +550,8 @@ class MainWindow(QMainWindow):
         self.library.stop_watching()
         if not self.workers.shutdown(timeout=60):
             log.error("some workers did not stop in time")
-        self.engine.close()
+        self.events.stop()
+        self.app.close()
         self._shutdown_done = True
 
     def closeEvent(self, event: QCloseEvent) -> None:

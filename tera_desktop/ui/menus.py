@@ -7,26 +7,21 @@ Every shortcut is a menu action, so Help → Keyboard Shortcuts lists them from 
 from __future__ import annotations
 
 import html
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox
 
 from tera_desktop import APP_NAME, __version__
-from tera_desktop.core.settings import save_settings
 from tera_desktop.ui.open_file import open_folder
 from tera_desktop.ui.theme import THEME_LABELS, THEMES
-
-if TYPE_CHECKING:
-    from tera_desktop.ui.main_window import MainWindow
 
 
 class Menus(QObject):
     """Builds the window's menu bar and owns the Help menu's dialogs and the theme choice."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: Any) -> None:  # the main window (not imported: no circle)
         super().__init__(window)
         self.window = window
         self.theme_actions: dict[str, QAction] = {}
@@ -105,9 +100,7 @@ class Menus(QObject):
         if choice not in THEMES or choice == window.settings.theme:
             return
         window.theme.apply(choice)
-        settings = replace(window.settings, theme=choice)
-        save_settings(window.paths, settings)
-        window.settings = window.engine.settings = settings
+        window.app.update_settings(theme=choice)
 
     @Slot()
     def _on_shortcuts_requested(self) -> None:

@@ -195,7 +195,7 @@ def test_download_gets_both_models_with_one_progress_view(
     # the window uses both at once, with the settings as they were (catalog names)
     qtbot.waitUntil(lambda: window.setup_dialog is None)
     qtbot.waitUntil(lambda: window.llm_state == "ready", timeout=30_000)
-    qtbot.waitUntil(lambda: window.setup.embedding_ready, timeout=30_000)
+    qtbot.waitUntil(lambda: window.app.embedding_ready, timeout=30_000)
     assert (window.settings.embedding_model, window.settings.llm_model) == (EMB, LLM)
     with qtbot.waitSignal(window.memories_changed, timeout=30_000):
         _type_fact(qtbot, window, "the gate code is 4512")
@@ -353,7 +353,7 @@ def test_i_have_model_files(
         timeout=30_000,
     )
     qtbot.waitUntil(lambda: window.llm_state == "ready", timeout=30_000)
-    qtbot.waitUntil(lambda: window.setup.embedding_ready, timeout=30_000)
+    qtbot.waitUntil(lambda: window.app.embedding_ready, timeout=30_000)
     with qtbot.waitSignal(window.memories_changed, timeout=30_000):
         _type_fact(qtbot, window, "my bike is green")
     assert window.engine.count() == 1

@@ -12,14 +12,14 @@ from pathlib import Path
 import fpdf  # fpdf2, a test-only dependency
 import pytest
 from conftest import Opener
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QEvent, QRect, Qt
 from PySide6.QtGui import QDesktopServices, QTextDocument
 from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 from window_actions import ask, remember
 
 from tera_desktop.core.assistant import Source
-from tera_desktop.core.retrieval import retrieve
+from tera_desktop.core.retrieval import retrieve_in_conversation
 from tera_desktop.ui import open_file as open_file_mod
 from tera_desktop.ui.chat import ChatPanel, MessageView
 from tera_desktop.ui.open_file import OpenProblemDialog, open_file, open_folder
@@ -278,6 +278,12 @@ def test_opening_a_file_with_no_default_app_says_so(
     assert not dialog.isVisible()
 
 
+def _no_watch_left() -> bool:
+    """Every started xdg-open's watch has ended (its verdict given) and been deleted."""
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # its deleteLater()
+    return not QApplication.instance().findChildren(open_file_mod._Watch)  # type: ignore[union-attr]
+
+
 def test_a_file_that_opens_shows_nothing_and_a_missing_one_says_so(
     qtbot: QtBot, panel: ChatPanel, tmp_path: Path, opener: Opener
 ) -> None:
@@ -288,7 +294,7 @@ def test_a_file_that_opens_shows_nothing_and_a_missing_one_says_so(
     qtbot.waitUntil(lambda: len(opener.asked) == 1)  # one at a time: the log keeps their order
     assert open_folder(panel, tmp_path) is None
     qtbot.waitUntil(lambda: len(opener.asked) == 2)
-    qtbot.wait(400)  # the exits have been seen: still no dialog
+    qtbot.waitUntil(_no_watch_left)  # both exits have been seen: still no dialog
     assert not panel.findChildren(OpenProblemDialog)
 
     opener.set(code=0, sleep=3)  # an app xdg-open runs itself, still open when the watch ends
@@ -297,7 +303,7 @@ def test_a_file_that_opens_shows_nothing_and_a_missing_one_says_so(
     try:
         assert open_file(panel, file) is None
         qtbot.waitUntil(lambda: len(opener.asked) == 3)
-        qtbot.wait(1000)  # past the watch, with the stand-in still running
+        qtbot.waitUntil(_no_watch_left)  # the watch ended, with the stand-in still running
     finally:
         open_file_mod.WATCH_S = watch
     assert not panel.findChildren(OpenProblemDialog)
@@ -380,8 +386,8 @@ def test_a_real_answer_lists_only_relevant_sources_in_rank_order(qtbot: QtBot, m
     every = engine.store.search(engine.embedder.embed_query(question), 10, mode="dense")
     below = {h.text for h in every if h.score < threshold}
     assert below, "the premise: some memories are below the relevance threshold"
-    relevant = retrieve(
-        question, engine.embedder, engine.store, top_k=engine.settings.top_k,
+    relevant = retrieve_in_conversation(  # what a chat's first question ranks with
+        question, [], engine.embedder, engine.store, top_k=engine.settings.top_k,
         mode=engine.settings.retrieval,
     ).hits  # fmt: skip
 
