@@ -180,7 +180,7 @@ def _confirm(question: str) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tera_desktop.core.engine import Engine
+    from tera_desktop.core.app import TeraApp
     from tera_desktop.core.logs import setup_logging
     from tera_desktop.core.paths import get_paths
     from tera_desktop.core.settings import load_settings
@@ -199,10 +199,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "repair":
         return _repair(args, paths, settings)
 
-    engine = Engine(paths, settings)
+    app = TeraApp(paths, settings)  # the application core, as the window drives it
+    engine = app.engine
+    for problem in app.problems:  # a saved file that could not be loaded was set aside
+        print(f"tera: {safe(problem.message, one_line=True)}", file=sys.stderr)
     try:
         if args.command not in ("list", "forget"):  # these two need no embedding model
             engine.ensure_embedding_model(on_progress=_progress_printer())
+        engine.finish_forgets()  # a forget a killed process left half done is finished first
         handler = {
             "remember": _remember,
             "upload": _upload,
@@ -213,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         }[args.command]
         return handler(args, engine)
     finally:
-        engine.close()
+        app.close()
 
 
 def _remember(args: argparse.Namespace, engine: Any) -> int:
@@ -299,11 +303,12 @@ def _search(args: argparse.Namespace, engine: Any) -> int:
 
 def _ask(args: argparse.Namespace, engine: Any) -> int:
     from tera_desktop.core.assistant import AnswerDone, Reading, SourcesFound, Token
-    from tera_desktop.core.conversations import ConversationStore
     from tera_desktop.core.session import ChatSession, answer_json
 
     if args.chat is not None:
-        store = ConversationStore(engine.paths)
+        store = engine.conversations  # the one store of this home
+        for problem in store.set_aside_damaged():
+            print(f"tera: {safe(problem.message, one_line=True)}", file=sys.stderr)
         name = " ".join(args.chat.split())
         if not name:
             raise TeraError("The conversation name is empty.", "See `tera chats`.")
@@ -394,7 +399,10 @@ def _signals_as_interrupt() -> Iterator[None]:
 def _chats(args: argparse.Namespace, paths: Any) -> int:
     from tera_desktop.core.conversations import ConversationStore
 
-    summaries = ConversationStore(paths).list()
+    store = ConversationStore(paths)
+    for problem in store.set_aside_damaged():  # said once: the file is set aside, untouched
+        print(f"tera: {safe(problem.message, one_line=True)}", file=sys.stderr)
+    summaries = store.list()
     if args.json:
         _emit(
             [

@@ -14,22 +14,23 @@ No Qt here: the GUI and the tests use the same store.
 
 from __future__ import annotations
 
-import contextlib
+import builtins
 import json
 import logging
-import os
 import re
 import threading
 import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tera_desktop.core import clock
+from tera_desktop.core.atomic import write_json_atomic
 from tera_desktop.core.errors import NotFoundError, TeraError
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.saved_state import Problem, set_aside
 
 log = logging.getLogger("tera.conversations")
 
@@ -55,7 +56,7 @@ class InvalidTitleError(TeraError):
 
 def now_iso() -> str:
     """The current time in UTC, ISO 8601 with microseconds (sorts as text, same format always)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    return clock.now_iso("microseconds")
 
 
 def make_title(text: str, limit: int = TITLE_MAX_CHARS) -> str:
@@ -243,34 +244,6 @@ class ConversationSummary:
     preview: str = ""  # the first answer's first line (``Conversation.preview``)
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":  # Windows cannot open a directory; os.replace is durable enough there
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` via a temporary file in the same folder, fsync and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1, default=str)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
 class ConversationStore:
     """The conversations of one Tera home. Safe to use from several threads."""
 
@@ -446,6 +419,24 @@ class ConversationStore:
         """Every readable conversation, most recently updated first. Bad files are skipped."""
         return [conv.summary() for conv in self._all()]
 
+    def set_aside_damaged(self) -> builtins.list[Problem]:
+        """Set aside (``core/saved_state.py``) every conversation file that cannot be read, so
+        that it is reported once and never stops a start; returns what was set aside."""
+        if not self.folder.is_dir():
+            return []
+        problems: builtins.list[Problem] = []
+        with self._lock:
+            for path in sorted(self.folder.glob("*.json")):
+                if not _ID_RE.fullmatch(path.stem):
+                    continue
+                try:
+                    self._read(path)
+                except FileNotFoundError:
+                    continue
+                except ConversationError as exc:
+                    problems.append(set_aside(path, "a saved chat", exc.message))
+        return problems
+
     def delete(self, conv_id: str) -> bool:
         """Remove the conversation; True if there was one. Forgets it as the last one."""
         path = self.path_of(conv_id)
@@ -520,16 +511,6 @@ def _inline(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", line)
 
 
-def _local_time(iso: str) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone()
-
-
 def source_label(source: Mapping[str, Any]) -> str:
     """How a saved source is named in an export: a document's file name (and page), or a fact."""
     kind = str(source.get("kind") or "")
@@ -573,9 +554,9 @@ def export_markdown(conv: Conversation) -> str:
     source labels are escaped. The result ends with one newline."""
     title = _inline(conv.title) or "Untitled chat"
     lines = [f"# {title}", ""]
-    started = _local_time(conv.created_at)
-    if started is not None:
-        lines += [f"*{started.strftime('%d %B %Y, %H:%M').lstrip('0')}*", ""]
+    started = clock.full_date(conv.created_at)
+    if started:
+        lines += [f"*{started}*", ""]
     for message in conv.messages:
         if message.role == ROLE_USER:
             lines += [*_turn_markdown("You", message.text), ""]

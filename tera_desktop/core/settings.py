@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from tera_desktop.core.atomic import write_text_atomic
 from tera_desktop.core.errors import ConfigError
 from tera_desktop.core.paths import Paths
-from tera_desktop.core.secrets import secrets_in, secrets_out
+from tera_desktop.core.secrets import mask_url, secrets_in, secrets_out
 
 SCHEMA_VERSION = 2
 
@@ -109,7 +110,7 @@ class Settings:
         url = urllib.parse.urlsplit(self.llm_url.strip()) if self.llm_url.strip() else None
         need(
             url is None or (url.scheme in ("http", "https") and bool(url.hostname)),
-            f"llm_url must look like http://host:8080 (got {self.llm_url!r})",
+            f"llm_url must look like http://host:8080 (got {mask_url(self.llm_url)!r})",
         )
         return self
 
@@ -251,10 +252,8 @@ def save_settings(
             own = Settings()
         settings = replace(settings, **{attr: getattr(own, attr) for attr in overridden})
     paths.config.mkdir(parents=True, exist_ok=True)
-    tmp = paths.settings_file.with_suffix(".json.tmp")
     previous: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         previous = json.loads(paths.settings_file.read_text(encoding="utf-8"))
     data = secrets_out(paths, asdict(settings), previous if isinstance(previous, dict) else {})
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, paths.settings_file)
+    write_text_atomic(paths.settings_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
