@@ -6,11 +6,12 @@
 Every passage of ``shared/benchmarks/msmarco-5k`` (BEIR format: 5,000 passages, 50 queries,
 graded qrels 1-3) is written as a small ``<corpus id>.txt`` file (title + text) into a temporary
 folder and ingested with ``Engine.upload`` into a temporary ``TERA_HOME``: the chunking, embedding
-and storage are Tera's. Each query then goes through Tera's search: ``embedder.embed_query`` and
-``store.search(vector, k=100, text=query, mode=MODE)`` for MODE in dense / keyword / hybrid /
-expanded (hybrid, then hybrid again with the query expanded from its top 5 chunks: pseudo-relevance
-feedback; modes the store does not offer are skipped). Hits map back to corpus ids by the file
-name in ``Hit.source``; several chunks of one passage keep that passage's best rank.
+and storage are Tera's. Each query then goes through THE retrieval pipeline, as a question does:
+``retrieval.retrieve(query, embedder, store, top_k=100, mode=MODE)`` (query filters, the search,
+the relevance threshold) for MODE in dense / keyword / hybrid / expanded (hybrid, then hybrid
+again with the query expanded from its top 5 chunks: pseudo-relevance feedback;
+``core/fusion.py``). Hits map back to corpus ids by the file name in ``Hit.source``; several
+chunks of one passage keep that passage's best rank.
 
 Metrics (means over queries; the definitions BEIR and pytrec_eval use):
 
@@ -26,8 +27,8 @@ Metrics (means over queries; the definitions BEIR and pytrec_eval use):
 Models: the real all-MiniLM-L6-v2 of ``scripts/fetch_test_models.py``, every embedding model of
 the catalog installed in the user's models folder, and ``--model DIR`` (repeatable).
 Also measured: ingestion throughput (passages/s through ``Engine.upload``, model load excluded)
-and query latency p50/p95 per mode (query embedding + store search, as Engine.search does in
-every mode, and the store search alone).
+and query latency p50/p95 per mode (all of ``retrieve()``, as Engine.search does in every mode,
+and ``retrieve()`` without the query embedding).
 
 ``--limit-corpus N`` (quick runs): queries are taken in a fixed shuffled order while ALL the
 passages judged for them still fit in 80 % of N (82 % of the full set is judged); the rest of the
@@ -39,7 +40,6 @@ is the one to quote).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -268,10 +268,21 @@ def _file_name(corpus_id: str) -> str:
     return f"{safe}.txt"
 
 
-def _supported_modes(store: Any) -> set[str]:
-    inner = getattr(store, "_store", store)  # Engine.store wraps the store in a lock
-    params = inspect.signature(inner.search).parameters
-    return set(MODES) if "text" in params and "mode" in params else {"dense"}
+class _TimedEmbedder:
+    """The engine's embedder, timing its query embeddings (so that the search's own time can be
+    told apart from the model's)."""
+
+    def __init__(self, embedder: Any) -> None:
+        self._embedder = embedder
+        self.min_score = embedder.min_score
+        self.seconds = 0.0
+
+    def embed_query(self, text: str) -> Any:
+        t = time.perf_counter()
+        try:
+            return self._embedder.embed_query(text)
+        finally:
+            self.seconds += time.perf_counter() - t
 
 
 def _latency(seconds: Sequence[float]) -> dict[str, float]:
@@ -280,7 +291,7 @@ def _latency(seconds: Sequence[float]) -> dict[str, float]:
     return latency_ms(seconds)
 
 
-FEEDBACK_GRID = {  # the store constant -> the values swept by --feedback-grid
+FEEDBACK_GRID = {  # the core.fusion constant -> the values swept by --feedback-grid
     "FEEDBACK_DOCS": (3, 5, 8, 10),
     "FEEDBACK_DENSE_WEIGHT": (0.5, 1.0, 2.0),
     "FEEDBACK_TERMS": (5, 10, 20),
@@ -292,25 +303,25 @@ CV_SPLITS = 20  # random halvings of the queries for the cross-validated figure
 def feedback_grid(
     rank: Callable[[str], list[str]], qrels: Qrels, splits: int = CV_SPLITS
 ) -> dict[str, Any]:
-    """ "expanded" mode over every combination of ``FEEDBACK_GRID`` (the store's constants,
+    """ "expanded" mode over every combination of ``FEEDBACK_GRID`` (core.fusion's constants,
     patched for the sweep): the spread of the figures over the grid, the default's figures, and
     an honest estimate of what tuning buys: 2-fold cross-validation, choosing the setting on one
     half of the queries and scoring it on the other (``splits`` random halvings)."""
     import itertools
 
-    from tera_desktop.core import store as store_mod
+    from tera_desktop.core import fusion as fusion_mod
 
     names = list(FEEDBACK_GRID)
-    saved = {n: getattr(store_mod, n) for n in names}
+    saved = {n: getattr(fusion_mod, n) for n in names}
     per: dict[tuple[Any, ...], dict[str, dict[str, float]]] = {}
     try:
         for combo in itertools.product(*FEEDBACK_GRID.values()):
             for n, v in zip(names, combo, strict=True):
-                setattr(store_mod, n, v)
+                setattr(fusion_mod, n, v)
             per[combo] = {q: query_metrics(rank(q), qrels[q]) for q in qrels}
     finally:
         for n, v in saved.items():
-            setattr(store_mod, n, v)
+            setattr(fusion_mod, n, v)
 
     def mean(combo: tuple[Any, ...], metric: str, qs: Sequence[str]) -> float:
         return sum(per[combo][q][metric] for q in qs) / len(qs)
@@ -359,11 +370,14 @@ def run_model(
     modes: Sequence[str],
     threads: int = 0,
     grid: bool = False,
+    search_alone: bool = False,
 ) -> dict[str, Any]:
+    from tera_desktop.core import fusion
     from tera_desktop.core import models as catalog
     from tera_desktop.core.engine import Engine
     from tera_desktop.core.ingest import FileResult
     from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.retrieval import retrieve
     from tera_desktop.core.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="tera-bench-retrieval-") as tmp:
@@ -423,9 +437,9 @@ def run_model(
                 "model_load_s": round(load_s, 2),
             }
             store = engine.store
-            supported = _supported_modes(store)
+            embedder = _TimedEmbedder(engine.embedder)
             results: dict[str, Any] = {}
-            skipped = [m for m in modes if m not in supported]
+            skipped: list[str] = []
             unmapped = 0
 
             def corpus_ids(hits: Iterable[Any]) -> list[str]:
@@ -441,18 +455,16 @@ def run_model(
                 return dedupe(ids)
 
             for mode in modes:
-                if mode not in supported:
-                    continue
-                with_mode = supported != {"dense"}
 
-                def search(q: str, mode: str = mode, with_mode: bool = with_mode) -> Any:
-                    vec = engine.embedder.embed_query(q)
+                def search(q: str, mode: str = mode) -> Any:
+                    embedded = embedder.seconds
                     t = time.perf_counter()
-                    if with_mode:
-                        hits = store.search(vec, k=K_RETRIEVE, text=q, mode=mode)
+                    if search_alone:  # the searches without the pipeline's filters and threshold
+                        vec = embedder.embed_query(q)
+                        hits = fusion.search(store, vec, K_RETRIEVE, text=q, mode=mode)
                     else:
-                        hits = store.search(vec, k=K_RETRIEVE)
-                    return hits, time.perf_counter() - t
+                        hits = retrieve(q, embedder, store, top_k=K_RETRIEVE, mode=mode).hits  # type: ignore[arg-type]
+                    return hits, time.perf_counter() - t - (embedder.seconds - embedded)
 
                 search("warm up")
                 run: dict[str, list[str]] = {}
@@ -475,13 +487,11 @@ def run_model(
                     },
                 }
             sweep = None
-            if grid and "expanded" in supported:
+            if grid:
 
                 def rank(qid: str) -> list[str]:
                     q = queries[qid]
-                    hits = store.search(
-                        engine.embedder.embed_query(q), k=K_RETRIEVE, text=q, mode="expanded"
-                    )
+                    hits = retrieve(q, embedder, store, top_k=K_RETRIEVE, mode="expanded").hits  # type: ignore[arg-type]
                     return corpus_ids(hits)
 
                 print(f"  feedback grid for {model['label']}…", file=sys.stderr, flush=True)
@@ -618,6 +628,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also sweep the expanded mode's feedback settings and cross-validate them",
     )
     p.add_argument(
+        "--search-alone",
+        action="store_true",
+        help="measure core.fusion.search (the searches alone: no query filters, no relevance "
+        "threshold) instead of retrieval.retrieve(); how figures before 2026-12 were measured",
+    )
+    p.add_argument(
         "--out", type=Path, default=None, help="JSON (default bench/results/retrieval.json)"
     )
     args = p.parse_args(argv)
@@ -658,7 +674,16 @@ def main(argv: list[str] | None = None) -> int:
     for m in found:
         print(f"{m['label']}: ingesting…", flush=True)
         results.append(
-            run_model(m, corpus, queries, qrels, modes, args.threads, args.feedback_grid)
+            run_model(
+                m,
+                corpus,
+                queries,
+                qrels,
+                modes,
+                args.threads,
+                args.feedback_grid,
+                args.search_alone,
+            )
         )
     data: dict[str, Any] = {
         "benchmark": "retrieval",
@@ -671,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
             "(unjudged = 0)",
             "relevant": f"label >= {RELEVANT_MIN} (recall, MRR)",
             "k_retrieved": K_RETRIEVE,
+            "measured": "core.fusion.search (the searches alone)"
+            if args.search_alone
+            else "retrieval.retrieve() (the pipeline: filters, search, relevance threshold)",
             "dedupe": "chunks of one passage count once, at the best rank",
         },
         "published_leaderboard_ndcg10": PUBLISHED_LEADERBOARD_NDCG10,

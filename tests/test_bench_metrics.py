@@ -243,21 +243,21 @@ def test_report_charts(tmp_path: Path) -> None:
 
 def test_feedback_grid_sweeps_restores_and_cross_validates() -> None:
     from bench.bench_retrieval import FEEDBACK_GRID, feedback_grid
-    from tera_desktop.core import store as store_mod
+    from tera_desktop.core import fusion as fusion_mod
 
-    before = {n: getattr(store_mod, n) for n in FEEDBACK_GRID}
+    before = {n: getattr(fusion_mod, n) for n in FEEDBACK_GRID}
     qrels = {f"q{i}": {"good": 3, "ok": 1} for i in range(6)}
     seen: set[tuple[int, float]] = set()
 
     def rank(qid: str) -> list[str]:
         # one setting (8 feedback chunks, 20 terms) ranks the best passage first on every query
-        seen.add((store_mod.FEEDBACK_DOCS, store_mod.FEEDBACK_TERM_WEIGHT))
-        best = store_mod.FEEDBACK_DOCS == 8 and store_mod.FEEDBACK_TERMS == 20
+        seen.add((fusion_mod.FEEDBACK_DOCS, fusion_mod.FEEDBACK_TERM_WEIGHT))
+        best = fusion_mod.FEEDBACK_DOCS == 8 and fusion_mod.FEEDBACK_TERMS == 20
         return ["good", "ok"] if best else ["ok", "good"]
 
     out = feedback_grid(rank, qrels, splits=3)
     assert out["settings"] == math.prod(len(v) for v in FEEDBACK_GRID.values())
-    assert {n: getattr(store_mod, n) for n in FEEDBACK_GRID} == before  # constants restored
+    assert {n: getattr(fusion_mod, n) for n in FEEDBACK_GRID} == before  # constants restored
     assert len(seen) == len(FEEDBACK_GRID["FEEDBACK_DOCS"]) * len(
         FEEDBACK_GRID["FEEDBACK_TERM_WEIGHT"]
     )

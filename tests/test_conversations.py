@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tera_desktop.core import atomic as atomic_mod
 from tera_desktop.core import conversations as conv_mod
 from tera_desktop.core.conversations import (
     ChatMessage,
@@ -220,7 +221,7 @@ def test_save_is_atomic(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError(28, "No space left on device")
 
     conv.add(ChatMessage("user", "this save fails"))
-    monkeypatch.setattr(conv_mod.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic_mod.os, "replace", broken_replace)
     with pytest.raises(OSError):
         store.save(conv)
     monkeypatch.undo()
@@ -240,8 +241,8 @@ def test_save_fsyncs_before_replacing(paths: Paths, monkeypatch: pytest.MonkeyPa
         calls.append("replace")
         real_replace(src, dst)
 
-    monkeypatch.setattr(conv_mod.os, "fsync", fsync)
-    monkeypatch.setattr(conv_mod.os, "replace", replace)
+    monkeypatch.setattr(atomic_mod.os, "fsync", fsync)
+    monkeypatch.setattr(atomic_mod.os, "replace", replace)
     store = ConversationStore(paths)
     conv = store.new()
     conv.add(ChatMessage("user", "q"))
@@ -413,7 +414,7 @@ def test_rename_is_atomic(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(conv_mod.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic_mod.os, "replace", broken_replace)
     with pytest.raises(OSError):
         store.rename(conv.id, "new title")
     monkeypatch.undo()

@@ -49,3 +49,11 @@ def test_extract_filters_is_falsy_without_filters() -> None:
     f = extract_filters("What did Sam say about the trip in May 2023?", ["Sam", "Alex"], TODAY)
     assert f.senders == ("Sam",) and f.date_from == "2023-05-01T00:00:00"
     assert f.date_to == "2023-05-31T23:59:59"
+
+
+def test_mentions_ignores_accents_and_case() -> None:
+    from tera_desktop.core.query_filters import mentions
+
+    assert mentions("Le café de la gare ferme à 22h", ["Cafe"])
+    assert mentions("Meet at the CAFE", ["café"])
+    assert not mentions("cafeteria", ["cafe"])

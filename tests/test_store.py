@@ -32,6 +32,7 @@ import pytest
 
 from tera_desktop.core import store as store_mod
 from tera_desktop.core.errors import EmbeddingMismatchError, StoreError, StoreLockedError
+from tera_desktop.core.fusion import search as fused_search
 from tera_desktop.core.store import (
     KIND_DOCUMENT,
     KIND_FACT,
@@ -1280,13 +1281,15 @@ def test_keyword_search_finds_exact_names_and_numbers(store: Any) -> None:
 def test_hybrid_fuses_keyword_and_dense_rankings(store: Any) -> None:
     ids = _keyword_memory(store)
     # the vector points at the cat fact; the words name the invoice: both come first
-    hits = store.search(basis(2), 2, text="INV-2024-0193", mode="hybrid")
+    hits = fused_search(store, basis(2), 2, text="INV-2024-0193", mode="hybrid")
     assert {h.id for h in hits} == {ids["INV-2024-0193"], ids["cat"]}
     by_id = {h.id: h for h in hits}
     assert by_id[ids["cat"]].score == pytest.approx(1.0, abs=1e-5)  # scores stay cosine
     assert by_id[ids["INV-2024-0193"]].score == pytest.approx(0.0, abs=1e-5)
     assert all(h.extra["fused_score"] > 0 for h in hits)
-    assert store.search(basis(2), 1, text="   ", mode="hybrid")[0].id == ids["cat"]  # no words
+    assert (
+        fused_search(store, basis(2), 1, text="   ", mode="hybrid")[0].id == ids["cat"]
+    )  # no words
 
 
 @pytest.mark.parametrize("closer_id_first", [True, False])
@@ -1301,22 +1304,27 @@ def test_a_fused_tie_goes_to_the_memory_closer_in_meaning(
     wordier = replace(fact("Report: report.", vec(0.8, 0.6)), id=high if closer_id_first else low)
     store.add([closer, wordier, fact("Something else entirely.", basis(5))])
     for mode in ("hybrid", "expanded"):
-        hits = store.search(basis(0), 2, text="report", mode=mode)
+        hits = fused_search(store, basis(0), 2, text="report", mode=mode)
         assert hits[0].extra["fused_score"] == pytest.approx(hits[1].extra["fused_score"])
         assert [h.id for h in hits] == [closer.id, wordier.id], mode
-        assert store.search(basis(0), 1, text="report", mode=mode)[0].id == closer.id
+        assert fused_search(store, basis(0), 1, text="report", mode=mode)[0].id == closer.id
 
 
 def test_keyword_and_hybrid_respect_filters_and_forgetting(store: Any) -> None:
     ids = _keyword_memory(store)
     store.replace_document(doc_id_of("/d.md"), doc_chunks("/d.md", 2))
-    assert store.search(basis(1), 4, text="INV-2024-0193", mode="keyword", kind="document") == []
+    assert (
+        fused_search(store, basis(1), 4, text="INV-2024-0193", mode="keyword", kind="document")
+        == []
+    )
     store.delete_ids([ids["INV-2024-0193"]])
     for mode in ("keyword", "hybrid", "expanded"):
-        hits = store.search(basis(1), 4, text="INV-2024-0193", mode=mode)
+        hits = fused_search(store, basis(1), 4, text="INV-2024-0193", mode=mode)
         assert ids["INV-2024-0193"] not in {h.id for h in hits}
-        assert store.search(basis(1), 4, text="dentist", mode=mode, kind="fact")  # facts remain
-        docs = store.search(basis(1), 4, text="chunk", mode=mode, kind="document")
+        assert fused_search(
+            store, basis(1), 4, text="dentist", mode=mode, kind="fact"
+        )  # facts remain
+        docs = fused_search(store, basis(1), 4, text="chunk", mode=mode, kind="document")
         assert docs and all(h.kind == "document" for h in docs), mode
 
 
@@ -1349,9 +1357,9 @@ def _feedback_memory(store: Any) -> dict[str, str]:
 def test_expanded_search_learns_words_from_its_first_results(store: Any) -> None:
     ids = _feedback_memory(store)
     # the question's own words match nothing, and its vector is orthogonal to the target
-    hybrid = store.search(basis(0), 4, text="how are sales doing", mode="hybrid")
+    hybrid = fused_search(store, basis(0), 4, text="how are sales doing", mode="hybrid")
     assert ids["target"] not in {h.id for h in hybrid}
-    expanded = store.search(basis(0), 4, text="how are sales doing", mode="expanded")
+    expanded = fused_search(store, basis(0), 4, text="how are sales doing", mode="expanded")
     assert ids["target"] in {h.id for h in expanded}
     by_id = {h.id: h for h in expanded}
     # scores stay the cosine similarity to the question, not to the expanded query
@@ -1365,18 +1373,16 @@ def test_expanded_search_with_too_little_to_learn_from_is_hybrid(store: Any) -> 
     only = fact("The gate code is 4512.", basis(3))
     store.add([only])
     for mode in ("hybrid", "expanded"):
-        hits = store.search(basis(0), 4, text="gate code", mode=mode)
+        hits = fused_search(store, basis(0), 4, text="gate code", mode=mode)
         assert [h.id for h in hits] == [only.id]
-    assert store.search(basis(0), 4, text="gate code", mode="expanded", kind="document") == []
+    assert (
+        fused_search(store, basis(0), 4, text="gate code", mode="expanded", kind="document") == []
+    )
 
 
 def test_expand_query_adds_the_feedback_centroid_and_shared_terms() -> None:
-    from tera_desktop.core.store import (
-        FEEDBACK_TERM_WEIGHT,
-        bm25_document,
-        bm25_query,
-        expand_query,
-    )
+    from tera_desktop.core.fusion import FEEDBACK_TERM_WEIGHT, expand_query
+    from tera_desktop.core.store import bm25_document, bm25_query
 
     query = bm25_query("sales")
     feedback = [
@@ -1399,7 +1405,8 @@ def test_expand_query_adds_the_feedback_centroid_and_shared_terms() -> None:
 
 
 def test_expand_query_without_feedback_keeps_the_query() -> None:
-    from tera_desktop.core.store import bm25_query, expand_query
+    from tera_desktop.core.fusion import expand_query
+    from tera_desktop.core.store import bm25_query
 
     query = bm25_query("gate code")
     vector, (terms, weights) = expand_query(_mix((0, 3.0)), query, [])
@@ -1409,11 +1416,50 @@ def test_expand_query_without_feedback_keeps_the_query() -> None:
     )
 
 
-def test_store_modes_and_setting_modes_agree() -> None:
+def test_search_modes_and_setting_modes_agree() -> None:
+    from tera_desktop.core.fusion import MODES
     from tera_desktop.core.settings import RETRIEVAL_MODES
-    from tera_desktop.core.store import MODES
+    from tera_desktop.core.store import SEARCH_MODES
 
     assert MODES == RETRIEVAL_MODES
+    assert set(SEARCH_MODES) < set(MODES)  # the store's primitives; fusion builds the rest
+
+
+def test_keyword_search_ignores_accents_and_case(store: Any) -> None:
+    cafe = fact("Le café de la gare ferme à 22h.", basis(0))
+    other = fact("The station opens at six.", basis(1))
+    store.add([cafe, other])
+    for query in ("cafe", "CAFÉ", "Café", "gare cafe ferme"):
+        hits = store.search(basis(2), 2, text=query, mode="keyword")
+        assert hits and hits[0].id == cafe.id, query
+    found = store.search(basis(2), 2, text="station cafe close", mode="keyword")
+    assert cafe.id in {h.id for h in found}
+    assert fused_search(store, basis(2), 1, text="cafe", mode="hybrid")[0].id == cafe.id
+
+
+def test_a_chunk_indexed_before_folding_is_still_found_by_its_own_spelling(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memories stored before keyword folding hold unfolded terms ("café"): a query is searched
+    with its own spelling too, so what was found before is found still."""
+    from tera_desktop.core.store import keyword
+
+    old = fact("Le café de la gare ferme à 22h.", basis(0))
+    with monkeypatch.context() as m:
+        m.setattr(keyword, "fold", lambda text: text)  # the index as an older Tera wrote it
+        store.add([old])
+    assert store.search(basis(2), 1, text="café", mode="keyword")[0].id == old.id
+    assert store.search(basis(2), 1, text="Le Café", mode="keyword")[0].id == old.id
+
+
+def test_folding_adds_no_terms_to_a_plain_query() -> None:
+    from tera_desktop.core.store import bm25_query, fold
+
+    assert fold("Le Café ÉTÉ straße ﬁle") == "le cafe ete strasse file"
+    plain = bm25_query("gate code")
+    assert bm25_query("Gate CODE") == plain  # case was already folded by the tokenizer
+    terms, _ = bm25_query("café")
+    assert set(bm25_query("cafe")[0]) < set(terms)  # its own spelling and the folded one
 
 
 def test_unknown_search_mode_is_an_error(store: Any) -> None:

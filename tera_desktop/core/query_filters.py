@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from tera_desktop.core.folding import fold
+from tera_desktop.core.stopwords import STOPWORDS
+
 _MONTHS = {
     name.lower(): i
     for i in range(1, 13)
@@ -104,44 +107,12 @@ def extract_filters(
 
 
 _TOKEN = re.compile(r"[\w][\w.\-/]*[\w]|\w")
-_COMMON = {
-    "what",
-    "when",
-    "where",
-    "which",
-    "who",
-    "whom",
-    "whose",
-    "why",
-    "how",
-    "the",
-    "and",
-    "for",
-    "did",
-    "does",
-    "was",
-    "were",
-    "are",
-    "is",
-    "tell",
-    "about",
-    "from",
-    "with",
-    "that",
-    "this",
-    "can",
-    "could",
-    "would",
-    "should",
-    "have",
-    "has",
-    "had",
-    "say",
-    "said",
-    "my",
-    "our",
-    "your",
-}
+
+
+def _is_common(word: str) -> bool:
+    """A stop word ("what", "The", "tell"), but not a short acronym that spells one ("US",
+    "IT"): those may be names."""
+    return fold(word) in STOPWORDS and not (word.isupper() and len(word) <= 3)
 
 
 def distinctive_terms(question: str) -> list[str]:
@@ -150,7 +121,7 @@ def distinctive_terms(question: str) -> list[str]:
     terms = []
     for i, m in enumerate(_TOKEN.finditer(question)):
         word = m.group(0).strip(".-/")
-        if len(word) < 2 or word.lower() in _COMMON:
+        if len(word) < 2 or _is_common(word):
             continue
         has_digit = any(c.isdigit() for c in word)
         upper = sum(c.isupper() for c in word)
@@ -161,5 +132,7 @@ def distinctive_terms(question: str) -> list[str]:
 
 
 def mentions(text: str, terms: Sequence[str]) -> bool:
-    """Whether ``text`` contains any of ``terms`` as a whole word, ignoring case."""
-    return any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", text, re.I) for t in terms)
+    """Whether ``text`` contains any of ``terms`` as a whole word, ignoring case and accents
+    ("Café" mentions "cafe")."""
+    folded = fold(text)
+    return any(re.search(rf"(?<!\w){re.escape(fold(t))}(?!\w)", folded) for t in terms)

@@ -3,8 +3,9 @@
 ``retrieve()`` is used by ``ask`` (and the chat session), by the app's search-only answers and by
 ``tera search``, so all three rank a question the same way:
 
-    query filters (senders, period) → the store's dense / keyword / fused / expanded search
-    → relevance threshold → (rerank stage: a hook, identity today)
+    query filters (senders, period) → dense / keyword search (the store's primitives) or their
+    fusion and query expansion (``core/fusion.py``) → relevance threshold → (rerank stage: a
+    hook, identity today)
 
 The store keeps only the search primitives. ``standalone_query()`` turns a follow-up ("What is her
 office number?") into a query that can be searched alone, using the recent turns of the
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from tera_desktop.core import fusion
 from tera_desktop.core.checks import about_named, asked_kind, fold, holds_kind, subject_words
 from tera_desktop.core.embedder import Embedder
 from tera_desktop.core.query_filters import (
@@ -57,7 +59,7 @@ def retrieve(
 ) -> Retrieval:
     """The top-k relevant memories for ``query``.
 
-    ``mode``: "dense", "keyword", "hybrid" or "expanded" (see ``MemoryStore.search``).
+    ``mode``: "dense", "keyword", "hybrid" or "expanded" (see ``fusion.search``).
     ``min_score``: None uses the embedding model's calibrated threshold. A memory counts as
     relevant when its similarity reaches the threshold or, in the modes that use keywords, when it
     contains an exact name, number or ID from the query. When the query names chat senders or a
@@ -76,7 +78,8 @@ def retrieve(
         return hit.score >= threshold or mentions(hit.text, terms)
 
     def search(**kw: object) -> list[Hit]:
-        found = store.search(
+        found = fusion.search(
+            store,
             vector,
             top_k,
             min_score=threshold,

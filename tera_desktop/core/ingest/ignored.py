@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 from pathlib import Path
 
+from tera_desktop.core.atomic import write_json_atomic
 from tera_desktop.core.paths import Paths
 
 FILE_NAME = "ignored-files.json"
@@ -50,13 +50,7 @@ class IgnoreList:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"files": sorted(sources)}, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, {"files": sorted(sources)})
 
 
 def watched_folder_of(source: str, folders: tuple[str, ...] | list[str]) -> str | None:
