@@ -101,6 +101,7 @@ class Engine:
         self._embedder: Embedder | None = None
         self._store: MemoryStore | None = None
         self._speech: SpeechSource | None = None
+        self._finished_ids: set[str] = set()  # ids whose interrupted forget this run finished
 
     @property
     def settings(self) -> Settings:
@@ -307,6 +308,8 @@ class Engine:
             finished = self.finish_forgets(only_id=item_id)
             if finished is not None:  # gone from search, but a killed forget left work on disk
                 return finished
+            if item_id in self._finished_ids:  # finished as this run opened the memory
+                return ForgetResult(0)
             raise NotFoundError(f"Nothing in memory has the id {item_id}.", "See `tera list`.")
         hit = hits[0]
         if hit.kind == "document":  # an id of a document chunk forgets the whole document
@@ -382,6 +385,7 @@ class Engine:
             store.scrub()
             redacted = self._redact(what)
             forgetting.done(intent)
+            self._finished_ids |= what.ids
             ids = (*(total.conversation_ids if total else ()), *redacted.ids)
             total = ForgetResult(
                 removed + (total.removed if total else 0), len(set(ids)), tuple(set(ids)), what
