@@ -81,7 +81,7 @@ def run() -> int:
             while window.llm_state == "loading" and time.monotonic() < deadline:
                 app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
             if window.llm_state != "ready":
-                return _fail(f"the language model is {window.llm_state}: {window.llm_error}")
+                return _fail(f"the language model is {window.llm_state}: {window.app.llm_detail}")
             window.memory.remember_edit.setText(FACT)
             window.memory.remember_button.click()
             if not wait(window.memories_changed) or window.memory_count != 1:

@@ -203,8 +203,8 @@ class AppMachine(RuleBasedStateMachine):
 
 
 AppMachine.TestCase.settings = settings(
-    max_examples=6,
-    stateful_step_count=10,
+    max_examples=10,
+    stateful_step_count=12,
     deadline=None,
     derandomize=True,
     database=None,

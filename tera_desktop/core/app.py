@@ -335,6 +335,10 @@ class TeraApp:
         self.llm_detail = detail
         self._emit(ReadinessChanged("llm", state, detail))
 
+    def llm_requested(self) -> None:
+        """The language model is about to be loaded (on a worker): it is "loading" from now."""
+        self._set_llm(LOADING)
+
     def load_llm(self, cancel: threading.Event | None = None) -> str:
         """Load the language model and read the system prompt into its cache (so the first
         question reads only what follows it). Returns the model's name."""

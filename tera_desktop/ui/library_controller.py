@@ -9,6 +9,7 @@ The folder watcher calls back on its own thread and reaches the GUI thread throu
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.shell import Shell
 from tera_desktop.workers import Worker
 
+log = logging.getLogger("tera.ui")
+
 
 class LibraryController(QObject):
     ingest_finished = Signal()  # the ingest queue is empty again
@@ -52,6 +55,7 @@ class LibraryController(QObject):
         memory.add_files_requested.connect(self.choose_files)
         memory.add_folder_requested.connect(self.choose_folder)
         memory.stop_ingest_requested.connect(self._on_stop_ingest_requested)
+        memory.text_search_requested.connect(self._on_text_search_requested)
 
     @property
     def app(self) -> TeraApp:
@@ -129,6 +133,24 @@ class LibraryController(QObject):
     def _on_stop_ingest_requested(self) -> None:
         if self.ingest_worker is not None:
             self.ingest_worker.cancel()
+
+    @Slot(str)
+    def _on_text_search_requested(self, query: str) -> None:
+        """The sidebar's filter also finds documents by their text (a keyword search)."""
+
+        def found(sources: set[str]) -> None:
+            self.memory.set_text_matches(query, set(sources))
+
+        def failed(exc: object) -> None:  # e.g. no memory open yet: names still filter
+            log.info("text search for the filter failed: %s", exc)
+
+        app = self.app
+        self.shell.run_worker(
+            "filter-search",
+            lambda _c: app.engine.documents_containing(query),
+            returned=found,
+            errored=failed,
+        )
 
     # ---- watched folders -------------------------------------------------------------------
     def start_watching(self, *, catch_up: bool) -> None:

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QTabWidget
 
 from tera_desktop import APP_NAME
 from tera_desktop.core import app as core_app
@@ -33,22 +33,23 @@ from tera_desktop.core.app import (
     TeraApp,
     WaitingChanged,
 )
-from tera_desktop.core.conversations import Conversation, ConversationStore
+from tera_desktop.core.conversations import Conversation
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
 from tera_desktop.core.paths import Paths
-from tera_desktop.core.pending_facts import PendingFacts
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.units import plural
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
 from tera_desktop.ui.conversation_list import ConversationList
+from tera_desktop.ui.file_drops import FileDropFilter, local_files
 from tera_desktop.ui.first_run import FirstRunDialog
 from tera_desktop.ui.gui_gc import collect_on_gui_thread
 from tera_desktop.ui.library_controller import LibraryController
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.menus import Menus
+from tera_desktop.ui.model_status import SEARCH_ONLY_TIP, model_status
 from tera_desktop.ui.open_file import open_file
 from tera_desktop.ui.safe_text import (
     ask_yes_no,
@@ -106,9 +107,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 760)
         self.setAcceptDrops(True)
+        self._drops = FileDropFilter(self, self.add_paths)  # drops anywhere on the window
         qapp = QApplication.instance()
         if qapp is not None:
-            qapp.installEventFilter(self)  # drops anywhere on the window (see eventFilter)
+            qapp.installEventFilter(self._drops)
 
         self.memory = MemoryPanel()
         self.chats = ConversationList()
@@ -167,13 +169,8 @@ class MainWindow(QMainWindow):
         self.theme_actions: dict[str, QAction] = self.menus.theme_actions
         self.chat.open_source_requested.connect(self._on_open_source_requested)
         self.chat.chat_view.empty_hint.step_requested.connect(self._on_first_step_requested)
-        self.memory.text_search_requested.connect(self._on_text_search_requested)
 
     # ---- helpers ---------------------------------------------------------------------------------
-    def shortcut_list(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every menu shortcut (Help → Keyboard Shortcuts)."""
-        return self.menus.shortcut_list()
-
     @Slot()
     def focus_memory_search(self) -> None:
         self.sidebar.setCurrentWidget(self.memory)
@@ -187,23 +184,6 @@ class MainWindow(QMainWindow):
     @Slot()
     def stop_answer(self) -> None:
         self.chat_controller.stop()
-
-    @Slot(str)
-    def _on_text_search_requested(self, query: str) -> None:
-        """The sidebar's filter also finds documents by their text (a keyword search)."""
-
-        def found(sources: object) -> None:
-            self.memory.set_text_matches(query, set(sources))  # type: ignore[call-overload]
-
-        def failed(exc: object) -> None:  # e.g. no memory open yet: names still filter
-            log.info("text search for the filter failed: %s", exc)
-
-        self.run_worker(
-            "filter-search",
-            lambda _c: self.engine.documents_containing(query),
-            returned=found,
-            errored=failed,
-        )
 
     @Slot(str)
     def _on_first_step_requested(self, step: str) -> None:
@@ -265,25 +245,12 @@ class MainWindow(QMainWindow):
         return self.app.session
 
     @property
-    def conversations(self) -> ConversationStore:
-        return self.app.conversations
-
-    @property
     def settings(self) -> Settings:
         return self.app.settings
 
     @property
     def llm_state(self) -> str:
         return self.app.llm_state
-
-    @property
-    def llm_error(self) -> str:
-        return self.app.llm_detail if self.app.llm_state in (LLM_MISSING, LLM_FAILED) else ""
-
-    @property
-    def pending_facts(self) -> PendingFacts:
-        """Facts typed (and files added) before the embedding model was ready."""
-        return self.app.waiting
 
     @property
     def setup_dialog(self) -> FirstRunDialog | None:
@@ -304,7 +271,7 @@ class MainWindow(QMainWindow):
                 self._show_llm_state(event.state, event.detail)
         elif isinstance(event, ConversationRewritten):
             self.chat_controller.show(event.conversation)
-        elif isinstance(event, ProblemFound):
+        elif isinstance(event, ProblemFound) and self._opened:  # at start: said after "Ready."
             self.notify(event.problem.message, error=True, timeout_ms=0)
 
     # ---- start-up --------------------------------------------------------------------------------
@@ -385,12 +352,8 @@ class MainWindow(QMainWindow):
         )
 
     def load_llm(self) -> None:
-        self.run_worker(
-            "load-llm", self.app.load_llm, returned=self._on_llm_loaded, errored=self._on_llm_failed
-        )
-
-    def _on_llm_loaded(self, name: str) -> None:
-        pass  # the core's ReadinessChanged event updated the status bar
+        self.app.llm_requested()  # "loading" at once; the core's events update the status bar
+        self.run_worker("load-llm", self.app.load_llm, errored=self._on_llm_failed)
 
     def _on_llm_failed(self, exc: object) -> None:
         if isinstance(exc, ModelMissingError):
@@ -406,33 +369,12 @@ class MainWindow(QMainWindow):
     def _show_llm_state(self, state: str, detail: str = "") -> None:
         from tera_desktop.core.providers import server_address
 
-        server = server_address(self.app.settings)  # who answers: this computer or a server
-        text = {
-            LLM_LOADING: "Language model: loading…",
-            LLM_READY: f"Language model: {detail}",
-            LLM_MISSING: "No language model",
-            LLM_FAILED: "Language model failed to load",
-        }.get(state, "Language model: not loaded")
-        if server:
-            text = {
-                LLM_LOADING: f"Model server {server}: connecting…",
-                LLM_READY: f"Answers: {detail} on the model server {server}",
-                LLM_FAILED: f"Model server {server}: not available",
-            }.get(state, f"Model server {server}: not connected")
+        text, tip = model_status(state, detail, server_address(self.app.settings))
         self.model_label.setText(text)
-        if state == LLM_MISSING:  # the detail names terminal commands: not for this window
-            detail = "No language model yet. File → Set Up Models… downloads one, or uses a "
-            detail += "model file you already have."
-        self.model_label.setToolTip(tooltip(detail))
-        self.chat_controller.search_only = state in (LLM_MISSING, LLM_FAILED)
-        if state in (LLM_MISSING, LLM_FAILED):
-            self.chat.set_ask_enabled(
-                True,
-                "No language model: Tera will show the memories that match your question. "
-                "Choose a model in File → Settings to get answers.",
-            )
-        else:
-            self.chat.set_ask_enabled(True)
+        self.model_label.setToolTip(tooltip(tip))
+        search_only = state in (LLM_MISSING, LLM_FAILED)
+        self.chat_controller.search_only = search_only
+        self.chat.set_ask_enabled(True, SEARCH_ONLY_TIP if search_only else "")
         self.llm_state_changed.emit(state)
 
     # ---- settings --------------------------------------------------------------------------------
@@ -488,32 +430,15 @@ class MainWindow(QMainWindow):
         """Keep ``folder`` in sync from now on (saved in the settings) and sync it now."""
         self.library.watch_folder(folder)
 
-    # ---- dropped files ---------------------------------------------------------------------------
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Files dropped on any part of the window (the chat box, the lists…) are added to
-        memory, instead of a child widget inserting their paths as text."""
-        kind = event.type()
-        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) and (
-            isinstance(watched, QWidget) and watched.window() is self and watched is not self
-        ):
-            mime = event.mimeData()  # type: ignore[attr-defined]
-            urls = mime.urls() if mime is not None and mime.hasUrls() else []
-            if urls and all(u.isLocalFile() for u in urls):
-                event.acceptProposedAction()  # type: ignore[attr-defined]
-                if kind == QEvent.Type.Drop:
-                    self.add_paths([u.toLocalFile() for u in urls])
-                return True
-        return False  # not a file drop: let the event through (never touch `watched` again)
-
+    # ---- dropped files (on a child: ui/file_drops.py; on the window itself: here) ---------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        if urls and all(u.isLocalFile() for u in urls):
+        if local_files(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = local_files(event)
         if paths:
             event.acceptProposedAction()
             self.add_paths(paths)
@@ -544,7 +469,7 @@ class MainWindow(QMainWindow):
         self.closing = True
         app = QApplication.instance()
         if app is not None:
-            app.removeEventFilter(self)
+            app.removeEventFilter(self._drops)
         if self.setup.dialog is not None:
             self.setup.dialog.close()
         self.library.stop_watching()

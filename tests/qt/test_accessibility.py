@@ -94,7 +94,7 @@ def test_every_control_in_the_dialogs_has_an_accessible_name(make_window, qtbot,
     doctor = DoctorDialog(window.paths, window.workers, window.engine, window)
     for dialog in (
         SettingsDialog(window.paths, window.settings, window),
-        ShortcutsDialog(window.shortcut_list(), window),
+        ShortcutsDialog(window.menus.shortcut_list(), window),
         window.memory.ingest.show_log(),
         show_first_run(get_paths(tmp_path / "new-user").ensure(), parent=window),
         doctor,

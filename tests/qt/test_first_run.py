@@ -403,7 +403,7 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
 
     _type_fact(qtbot, first, "the spare key is under the blue pot")
     assert first.statusBar().currentMessage() == SAVED
-    assert first.pending_facts.texts() == ["the spare key is under the blue pot"]
+    assert first.app.waiting.texts() == ["the spare key is under the blue pot"]
     assert "the spare key is under the blue pot" in paths.pending_facts_file.read_text()
     assert stored == [] and first.memory.remember_edit.text() == ""
     assert first.memory.pending_text().startswith("⏳ 1 fact waits for the embedding model")
@@ -411,12 +411,12 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
     first.close()  # quit before the model is ready
 
     second = make_window(embedding_missing)
-    assert second.pending_facts.texts() == ["the spare key is under the blue pot"]
+    assert second.app.waiting.texts() == ["the spare key is under the blue pot"]
     assert second.statusBar().currentMessage().startswith("The fact you typed waits")
     dialog = _setup(qtbot, second, ["embedding"])
     assert dialog.heading_label.text() == "Welcome to Tera"  # still no memory: still a first run
     _type_fact(qtbot, second, "the recycling goes out on Tuesdays")
-    assert second.pending_facts.texts() == [
+    assert second.app.waiting.texts() == [
         "the spare key is under the blue pot",
         "the recycling goes out on Tuesdays",
     ]
@@ -425,7 +425,7 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
         _click(qtbot, dialog.download_button)
     qtbot.waitUntil(lambda: second.memory_count == 2, timeout=30_000)
     assert stored == ["the spare key is under the blue pot", "the recycling goes out on Tuesdays"]
-    assert not second.pending_facts and not paths.pending_facts_file.exists()
+    assert not second.app.waiting and not paths.pending_facts_file.exists()
     assert second.memory.pending_text() == ""
     assert {f.text for f in second.engine.facts()} == set(stored)
     qtbot.waitUntil(
@@ -452,7 +452,7 @@ def test_files_added_before_the_model_is_ready_wait_and_are_read_once_it_is(
     assert first.statusBar().currentMessage() == (
         "Saved — the 2 files or folders are read when the model is ready."
     )
-    assert first.pending_facts.files() == [str(notes / "boiler.txt"), str(notes / "bike.md")]
+    assert first.app.waiting.files() == [str(notes / "boiler.txt"), str(notes / "bike.md")]
     assert first.library.ingest_worker is None  # nothing was started, nothing failed
     assert first.memory.pending_text().startswith(
         "⏳ 2 files or folders wait for the embedding model and will be read when it is ready: "
@@ -469,7 +469,7 @@ def test_files_added_before_the_model_is_ready_wait_and_are_read_once_it_is(
     with qtbot.waitSignal(dialog.accepted, timeout=60_000):
         _click(qtbot, dialog.download_button)
     qtbot.waitUntil(lambda: len(second.engine.documents()) == 2, timeout=60_000)
-    qtbot.waitUntil(lambda: not second.pending_facts.files(), timeout=30_000)
+    qtbot.waitUntil(lambda: not second.app.waiting.files(), timeout=30_000)
     assert not paths.pending_facts_file.exists() and second.memory.pending_text() == ""
     assert {Path(d.source).name for d in second.engine.documents()} == {"boiler.txt", "bike.md"}
 
@@ -533,7 +533,7 @@ def test_forget_everything_also_drops_the_facts_still_waiting(
     monkeypatch.setattr(window, "confirm", lambda _title, text: asked.append(text) or True)
     window.library._on_forget_all_requested()
     assert "1 fact still waiting to be stored" in asked[0]
-    assert not window.pending_facts and not paths.pending_facts_file.exists()
+    assert not window.app.waiting and not paths.pending_facts_file.exists()
     assert window.memory.pending_text() == ""
 
 

@@ -104,13 +104,13 @@ def test_invalid_theme_setting_is_refused() -> None:
 
 def test_help_lists_the_shortcuts_and_they_work(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
     window = make_window(start=False)
-    rows = dict((what, keys) for keys, what in window.shortcut_list())
+    rows = dict((what, keys) for keys, what in window.menus.shortcut_list())
     assert rows["New Chat"] == "Ctrl+N"
     assert rows["Search Memory"] == "Ctrl+K"
     assert rows["Focus Question Box"] == "Ctrl+L"
     assert rows["Add Files"] == "Ctrl+O"
     assert rows["Stop Answer"] == "Esc"
-    dialog = ShortcutsDialog(window.shortcut_list(), window)
+    dialog = ShortcutsDialog(window.menus.shortcut_list(), window)
     qtbot.addWidget(dialog)
     shown = [label.text() for label in dialog.findChildren(QLabel)]
     for keys in ("Ctrl+N", "Ctrl+K", "Ctrl+L", "Ctrl+O", "Esc"):
