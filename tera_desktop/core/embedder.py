@@ -281,7 +281,3 @@ class FastEmbedEmbedder:
             tok.no_padding()
             self._tokenizer = tok
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
-
-
-def load_embedder(paths: Paths, name_or_folder: str, *, threads: int = 0) -> FastEmbedEmbedder:
-    return FastEmbedEmbedder(resolve_embedding(paths, name_or_folder), threads=threads)

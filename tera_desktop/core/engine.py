@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from tera_desktop.core import forgetting, models
 from tera_desktop.core.assistant import AskEvent
@@ -27,12 +28,12 @@ from tera_desktop.core.errors import (
     ModelMissingError,
     NotFoundError,
 )
-from tera_desktop.core.generator import Generator, Sampling
+from tera_desktop.core.generator import Generator, LlamaGenerator, Sampling
 from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult, ingest, remember
 from tera_desktop.core.ingest.ignored import IgnoreList, watched_folder_of
 from tera_desktop.core.ingest.pipeline import resolve_source
 from tera_desktop.core.paths import Paths
-from tera_desktop.core.providers import make_embedder, make_generator, resolve_llm
+from tera_desktop.core.providers import make_embedder, make_generator, make_speech, resolve_llm
 from tera_desktop.core.redact import Forgotten, RedactResult, redact_conversations
 from tera_desktop.core.retrieval import retrieve
 from tera_desktop.core.settings import Settings
@@ -114,8 +115,11 @@ class Engine:
         self._set_unload_time()
 
     def _set_unload_time(self) -> None:
-        if self._generator is not None and hasattr(self._generator, "unload_after_s"):
-            self._generator.unload_after_s = self._settings.llm_unload_after_minutes * 60
+        generator = self._generator
+        if generator is not None and generator.capabilities.unloads_when_idle:
+            cast(LlamaGenerator, generator).unload_after_s = (
+                self._settings.llm_unload_after_minutes * 60
+            )
 
     # ---- lazy parts ------------------------------------------------------------------------------
     def embedding_spec(self) -> EmbeddingSpec:
@@ -253,8 +257,7 @@ class Engine:
         (without one, recordings are skipped with a reason that says how to get one)."""
         with self._lock:
             if self._speech is None:
-                s = self.settings
-                self._speech = SpeechSource(self.paths, s.speech_model, s.speech_language)
+                self._speech = make_speech(self.paths, self.settings)
             return self._speech
 
     def search(

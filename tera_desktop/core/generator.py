@@ -68,10 +68,24 @@ class GenerationStats:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an answer engine can do beyond streaming, declared by the engine (never probed)."""
+
+    reads_in_steps: bool = False  # ``SteppedGenerator``: exact tokens, the prompt read in steps
+    reuses_prefix: bool = False  # a KV-cached prefix: reading ahead while the user types pays
+    unloads_when_idle: bool = False  # ``unload_after_s``: the model leaves memory when idle
+
+
 @runtime_checkable
 class Generator(Protocol):
     n_ctx: int
     name: str
+    capabilities: Capabilities
+    follows_conversations: bool  # small models answer better without earlier turns
+
+    @property
+    def description(self) -> str: ...  # who answers, in words: "SmolLM2 on this computer"
 
     def stream(
         self,
@@ -87,6 +101,22 @@ class Generator(Protocol):
     def prefill(self, messages: Sequence[Message]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class SteppedGenerator(Generator, Protocol):
+    """An engine with ``Capabilities.reads_in_steps`` (and ``reuses_prefix``): llama.cpp here."""
+
+    def tokens_for(self, messages: Sequence[Message]) -> list[int]: ...
+
+    def prefix_tokens(self, messages: Sequence[Message], upto: str) -> list[int]: ...
+
+    def prefill_steps(
+        self,
+        tokens: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        stats: GenerationStats | None = None,
+    ) -> Iterator[tuple[int, int]]: ...
 
 
 def validate_gguf(path: Path) -> None:
@@ -111,6 +141,8 @@ class LlamaGenerator:
     Every use of the llama.cpp model goes through ``_using()``, which loads it again when it was
     unloaded for being idle and counts it as busy meanwhile, so an unload never frees a model
     that another thread is using."""
+
+    capabilities = Capabilities(reads_in_steps=True, reuses_prefix=True, unloads_when_idle=True)
 
     def __init__(
         self,
@@ -352,6 +384,10 @@ class LlamaGenerator:
             return str(self._formatter(messages=list(messages)).prompt)  # type: ignore[arg-type]
         except Exception as exc:
             raise GenerationError(f"The model's chat template failed: {exc}") from None
+
+    @property
+    def description(self) -> str:
+        return f"{self.name} on this computer"
 
     def tokens_for(
         self, messages: Sequence[Message], add_generation_prompt: bool = True

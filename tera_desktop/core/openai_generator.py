@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tera_desktop.core.errors import GenerationError, ServerError
-from tera_desktop.core.generator import GenerationStats, Message, Sampling
+from tera_desktop.core.generator import Capabilities, GenerationStats, Message, Sampling
 from tera_desktop.core.secrets import known_secret, mask_url
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (the read timeout is a setting)
@@ -470,6 +470,9 @@ class OpenAIGenerator:
     Construction asks the server for its models (``GET /v1/models``), so a wrong address, key or
     model name fails here, with a message saying what to do, before any question is sent.
     """
+
+    capabilities = Capabilities()  # no exact tokens, no prefix cache to read ahead into
+    follows_conversations = True
 
     def __init__(
         self,

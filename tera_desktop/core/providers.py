@@ -2,14 +2,16 @@
 
 ``make_generator`` gives the answer engine: llama.cpp on this computer (``llm_model``), or an
 OpenAI-compatible model server when ``llm_url`` is set. ``make_embedder`` gives the embedding model
-(FastEmbed on this computer). Callers are typed on the ``Generator`` / ``Embedder`` protocols;
-what only llama.cpp can do (exact token counts, KV-cache prefix reuse, prefill progress) is looked
-up with ``getattr`` and skipped when absent.
+(FastEmbed on this computer), ``make_speech`` speech to text (faster-whisper). Callers are typed
+on the ``Generator`` / ``Embedder`` protocols; what only llama.cpp can do (exact token counts,
+KV-cache prefix reuse, prefill progress) is declared by each engine (``Generator.capabilities``),
+never probed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tera_desktop.core import models
 from tera_desktop.core.embedder import Embedder, EmbeddingSpec, FastEmbedEmbedder, resolve_embedding
@@ -18,6 +20,9 @@ from tera_desktop.core.generator import Generator, LlamaGenerator
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.secrets import LLM_API_KEY, get_secret
 from tera_desktop.core.settings import Settings
+
+if TYPE_CHECKING:
+    from tera_desktop.core.speech import SpeechSource
 
 ENGINE_LOCAL = "local"
 ENGINE_SERVER = "server"
@@ -91,11 +96,17 @@ def make_embedder(
     return FastEmbedEmbedder(spec, threads=settings.embed_threads)
 
 
+def make_speech(paths: Paths, settings: Settings) -> SpeechSource:
+    """Speech to text for recordings (faster-whisper); its model loads with the first one."""
+    from tera_desktop.core.speech import SpeechSource
+
+    return SpeechSource(paths, settings.speech_model, settings.speech_language)
+
+
 def describe_generator(generator: Generator) -> str:
     """Who answers, in words for the status bar: "SmolLM2 on this computer", "llama3 on the model
     server at 10.0.0.5:8080"."""
-    described = getattr(generator, "description", None)
-    return str(described) if described else f"{generator.name} on this computer"
+    return generator.description
 
 
 def server_address(settings: Settings) -> str:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from tera_desktop.core.assistant import (
     NO_MEMORY_ANSWER,
@@ -57,7 +57,7 @@ from tera_desktop.core.conversations import (
     now_iso,
 )
 from tera_desktop.core.errors import GenerationError, ModelMissingError, TeraError
-from tera_desktop.core.generator import GenerationStats, Generator, Sampling
+from tera_desktop.core.generator import GenerationStats, Generator, Sampling, SteppedGenerator
 from tera_desktop.core.redact import Forgotten, redact_conversation
 from tera_desktop.core.retrieval import Retrieval, Turn, retrieve_in_conversation
 
@@ -348,7 +348,7 @@ class ChatSession:
         if generator is None:  # pragma: no cover - engine raises ModelMissingError itself
             raise ModelMissingError("No language model is loaded, so Tera cannot answer.")
         sampling = sampling or engine.sampling()
-        history = state["prompt"] if getattr(generator, "follows_conversations", True) else None
+        history = state["prompt"] if generator.follows_conversations else None
         with self._lock:
             plan = plan_prompt(
                 question,
@@ -371,11 +371,11 @@ class ChatSession:
             yield SourcesFound(sources, found.query)
         stats = GenerationStats()
         state["stats"] = stats
-        steps = getattr(generator, "prefill_steps", None)
         t0 = time.perf_counter()
-        if steps is not None:
-            tokens = generator.tokens_for(plan.messages)  # type: ignore[attr-defined]
-            for done_n, total in steps(tokens, cancel=cancel, stats=stats):
+        if generator.capabilities.reads_in_steps:
+            stepped = cast(SteppedGenerator, generator)
+            tokens = stepped.tokens_for(plan.messages)
+            for done_n, total in stepped.prefill_steps(tokens, cancel=cancel, stats=stats):
                 if total:
                     yield Reading(done_n, total, len(sources))
                 if cancel.is_set():
@@ -507,19 +507,16 @@ class ChatSession:
         if not engine.generator_loaded:
             return
         generator = engine.generator
-        steps = getattr(generator, "prefill_steps", None)
-        prefix_of = getattr(generator, "prefix_tokens", None)
-        if steps is None or prefix_of is None:
-            return
+        if not generator.capabilities.reuses_prefix:
+            return  # nothing read ahead would be kept
+        stepped = cast(SteppedGenerator, generator)
         found = self.find(partial, top_k=top_k, today=today)
         if not found.hits or (cancel is not None and cancel.is_set()):
             return
         query = f"{partial} {found.query}"
         with self._lock:  # a draft: nothing is committed while typing
             state = (
-                copy.deepcopy(self._prompt)
-                if getattr(generator, "follows_conversations", True)
-                else PromptState()
+                copy.deepcopy(self._prompt) if generator.follows_conversations else PromptState()
             )
         plan = plan_prompt(
             partial,
@@ -530,10 +527,10 @@ class ChatSession:
             today=today,
             focus=query,
         )
-        tokens = prefix_of(plan.messages, QUESTION_MARK)
+        tokens = stepped.prefix_tokens(plan.messages, QUESTION_MARK)
         self._prepared_order = tuple(s.id for s in sorted(plan.sources, key=lambda s: s.number))
         self._prepared_evidence = {s.id: s.evidence for s in plan.sources}
-        for done_n, total in steps([*tokens, 0], cancel=cancel):
+        for done_n, total in stepped.prefill_steps([*tokens, 0], cancel=cancel):
             yield Reading(done_n, total, len(plan.sources))
 
 
