@@ -3,7 +3,7 @@
     python -m bench.bench_generate [--model FILE.gguf] [--tokens 64] [--threads 1] [--runs 3]
 
 For each run, the model starts with an empty KV cache in both paths:
-- ours: ``Engine.ask(question)`` (embed the query, search, build the prompt, stream);
+- ours: ``session.ask_once(engine, question)`` (embed the query, search, build the prompt, stream);
 - raw: ``Llama.create_completion(prompt_tokens, stream=True)`` with the exact prompt tokens ours
   built, greedy, same ``max_tokens``;
 - raw prompt evaluation: ``Llama.eval(prompt_tokens)`` alone, timed.
@@ -51,6 +51,7 @@ def run(model: Path, embedding: Path, tokens: int, threads: int, runs: int, n_ct
     from tera_desktop.core.engine import Engine
     from tera_desktop.core.generator import Sampling
     from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.session import ask_once
     from tera_desktop.core.settings import Settings
 
     out: dict[str, list[float]] = {
@@ -113,7 +114,7 @@ def run(model: Path, embedding: Path, tokens: int, threads: int, runs: int, n_ct
             first = None
             n = 0
             end = start
-            for event in engine.ask(question, sampling=sampling):
+            for event in ask_once(engine, question, sampling=sampling):
                 if isinstance(event, Token):
                     n += 1
                     if first is None:
@@ -149,7 +150,7 @@ def run(model: Path, embedding: Path, tokens: int, threads: int, runs: int, n_ct
             out["raw_tps"].append(tps)
             # a second question right after: the system prompt is already in the KV cache
             start = time.perf_counter()
-            for event in engine.ask(QUESTIONS[(r + 1) % len(QUESTIONS)], sampling=sampling):
+            for event in ask_once(engine, QUESTIONS[(r + 1) % len(QUESTIONS)], sampling=sampling):
                 if isinstance(event, Token):
                     out["ours_second_ttft"].append(time.perf_counter() - start)
                     break

@@ -1,5 +1,5 @@
-"""Answering through a model server: Tera (``Engine.ask`` with ``llm_url``) beside the same server
-called directly, with the same request.
+"""Answering through a model server: Tera (``session.ask_once`` with ``llm_url``) beside the same
+server called directly, with the same request.
 
     python -m bench.bench_server [--model FILE.gguf] [--tokens 64] [--runs 6] [--quick]
 
@@ -9,8 +9,8 @@ greedy, with end-of-text banned so both write exactly ``--tokens`` tokens. Befor
 request a one-token request with another prompt empties the server's prompt cache, so both read
 the whole prompt; the order of the three ways alternates from run to run. Reported (medians):
 decode tokens/s (tokens after the first / time after the first) and time to first token (TTFT) of
-Tera (``Engine.ask``), of its generator alone and of the direct call; the per-run ratios; Tera's
-own time before the request leaves (embedding the question, searching, building the prompt,
+Tera (``session.ask_once``), of its generator alone and of the direct call; the per-run ratios;
+Tera's own time before the request leaves (embedding the question, searching, building the prompt,
 connecting); and the CPU time the consuming thread spends per token while decoding, which bounds
 the ratio whatever the machine's load: 1 / (1 + extra CPU per token × direct tokens/s).
 """
@@ -115,6 +115,7 @@ def run(model: Path, embedding: Path, tokens: int, runs: int, threads: int) -> d
     from tera_desktop.core.generator import Sampling
     from tera_desktop.core.openai_generator import OpenAIGenerator
     from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.session import ask_once
     from tera_desktop.core.settings import Settings
     from tera_desktop.testing.model_server import llama_server
 
@@ -155,7 +156,7 @@ def run(model: Path, embedding: Path, tokens: int, runs: int, threads: int) -> d
         def through_tera(question: str, _body: dict[str, Any]) -> int:
             flush(server.port, gen.model)
             timing = Timing()
-            for event in engine.ask(question, sampling=sampling):
+            for event in ask_once(engine, question, sampling=sampling):
                 if isinstance(event, Token):
                     timing.token()
                 if isinstance(event, AnswerDone):
@@ -180,7 +181,7 @@ def run(model: Path, embedding: Path, tokens: int, runs: int, threads: int) -> d
 
         bodies: dict[str, dict[str, Any]] = {}
         for question in QUESTIONS:  # each question's exact request, from an unmeasured ask
-            list(engine.ask(question, sampling=sampling))
+            list(ask_once(engine, question, sampling=sampling))
             assert gen.last_body is not None
             bodies[question] = dict(gen.last_body)
         ways = [through_tera, through_generator, called_directly]

@@ -21,11 +21,12 @@ from tera_desktop.core.assistant import (
 from tera_desktop.core.checks import CUT_MARK
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ModelMissingError
+from tera_desktop.core.session import ask_once
 from tera_desktop.core.store import Hit
 
 
 def events_of(engine: Engine, question: str, **kw: object) -> list[object]:
-    return list(engine.ask(question, **kw))  # type: ignore[arg-type]
+    return list(ask_once(engine, question, **kw))  # type: ignore[arg-type]
 
 
 def test_ask_streams_tokens_after_its_sources(engine: Engine) -> None:
@@ -75,7 +76,7 @@ def test_stop_keeps_the_partial_answer(engine: Engine) -> None:
     engine.remember("the gate code is 4512")
     cancel = threading.Event()
     got = []
-    for event in engine.ask("gate code?", cancel=cancel):
+    for event in ask_once(engine, "gate code?", cancel=cancel):
         if isinstance(event, Token):
             got.append(event.text)
             if len(got) == 2:

@@ -9,6 +9,7 @@ import pytest
 from tera_desktop.core.assistant import AnswerDone, SourcesFound
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.query_filters import distinctive_terms
+from tera_desktop.core.session import ask_once
 
 NOTES = [  # the IDs sit in long notes, so they barely move the notes' embeddings
     "Notes from the week: the cat is blue, the dog sleeps, paris in may, the sky, the meeting "
@@ -42,7 +43,7 @@ def memory(engine: Engine) -> Engine:
 
 def sources_for(engine: Engine, question: str, mode: str) -> list[str]:
     engine.settings = replace(engine.settings, retrieval=mode)
-    events = list(engine.ask(question))
+    events = list(ask_once(engine, question))
     assert isinstance(events[0], SourcesFound) and isinstance(events[-1], AnswerDone)
     return [s.text for s in events[0].sources]
 
@@ -72,7 +73,7 @@ def test_hybrid_keeps_the_no_memory_answer_honest(engine: Engine) -> None:
     engine.remember("the gate code is 4512")
     for mode in ("dense", "hybrid", "keyword", "expanded"):
         engine.settings = replace(engine.settings, retrieval=mode)
-        done = list(engine.ask("zzzz qqqq"))[-1]
+        done = list(ask_once(engine, "zzzz qqqq"))[-1]
         assert isinstance(done, AnswerDone) and done.no_memory, mode
 
 

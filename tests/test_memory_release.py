@@ -19,6 +19,7 @@ from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ConfigError
 from tera_desktop.core.generator import GenerationStats, LlamaGenerator, Sampling
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings
 
 SYSTEM = {"role": "system", "content": "You are Tera, a helpful assistant. " * 4}
@@ -140,7 +141,7 @@ def test_the_setting_reaches_the_loaded_model(paths: Paths, tiny_settings: Setti
         engine.settings = replace(engine.settings, llm_unload_after_minutes=0.001)
         assert wait_for(lambda: not gen.loaded)
         engine.remember("The gate code is 4512.")
-        events = list(engine.ask("what is the gate code?"))  # loads it again to answer
+        events = list(ask_once(engine, "what is the gate code?"))  # loads it again to answer
         assert gen.loaded and gen.loads == 2
         assert any(type(e).__name__ == "AnswerDone" for e in events)
     finally:

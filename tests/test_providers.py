@@ -22,6 +22,7 @@ from tera_desktop.core.errors import ConfigError, ServerError
 from tera_desktop.core.generator import Generator, LlamaGenerator
 from tera_desktop.core.openai_generator import OpenAIGenerator
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings, apply_env, load_settings, save_settings
 
 
@@ -187,7 +188,7 @@ def test_engine_answers_through_the_model_server(paths: Paths, tiny_settings: Se
         settings = replace(tiny_settings, llm_url=stub.url, llm_model="")
         with Engine(paths, settings) as engine:
             engine.remember("The gate code is 4512.")
-            events = list(engine.ask("What is the gate code?"))
+            events = list(ask_once(engine, "What is the gate code?"))
             assert isinstance(events[0], SourcesFound)
             assert events[0].sources[0].text == "The gate code is 4512."
             assert [e.text for e in events if isinstance(e, Token)] == stub.pieces
@@ -202,7 +203,7 @@ def test_nothing_in_memory_never_contacts_the_server(paths: Paths, tiny_settings
     with serve_stub() as stub:
         settings = replace(tiny_settings, llm_url=stub.url)
         with Engine(paths, settings) as engine:
-            done = list(engine.ask("Who won the 1998 world cup?"))[-1]
+            done = list(ask_once(engine, "Who won the 1998 world cup?"))[-1]
             assert isinstance(done, AnswerDone) and done.no_memory
             assert not engine.generator_loaded and stub.requests == []
 
@@ -215,7 +216,7 @@ def test_engine_cancel_mid_answer_through_the_server(paths: Paths, tiny_settings
         engine.remember("The gate code is 4512.")
         cancel = threading.Event()
         tokens = 0
-        for event in engine.ask("What is the gate code?", cancel=cancel):
+        for event in ask_once(engine, "What is the gate code?", cancel=cancel):
             if isinstance(event, Token):
                 tokens += 1
                 if tokens == 3:
@@ -233,5 +234,5 @@ def test_an_unreachable_server_is_a_typed_error_when_answering(
     with Engine(paths, replace(tiny_settings, llm_url=url)) as engine:  # the server is gone
         engine.remember("The gate code is 4512.")
         with pytest.raises(ServerError) as info:
-            list(engine.ask("What is the gate code?"))
+            list(ask_once(engine, "What is the gate code?"))
         assert info.value.reason == "unreachable"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import cast
 
 from tera_desktop.core import forgetting, models
-from tera_desktop.core.assistant import AskEvent
 from tera_desktop.core.conversations import ConversationStore
 from tera_desktop.core.embedder import (
     Embedder,
@@ -289,20 +288,6 @@ class Engine:
             temperature=s.temperature,
             repeat_penalty=s.repeat_penalty,
         )
-
-    def ask(
-        self,
-        question: str,
-        *,
-        cancel: threading.Event | None = None,
-        sampling: Sampling | None = None,
-        top_k: int | None = None,
-    ) -> Iterator[AskEvent]:
-        """One question asked alone (not kept): a fresh, unsaved ``ChatSession``."""
-        from tera_desktop.core.session import ChatSession
-
-        session = ChatSession(self, persist=False)
-        yield from session.ask(question, cancel=cancel, sampling=sampling, top_k=top_k)
 
     # ---- forgetting: crash-safe (core/forgetting.py) -------------------------------------------
     def forget(self, item_id: str) -> ForgetResult:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tera_desktop.core.assistant import (
     NO_MEMORY_ANSWER,
@@ -61,6 +61,9 @@ from tera_desktop.core.generator import GenerationStats, Generator, Sampling, St
 from tera_desktop.core.redact import Forgotten, redact_conversation
 from tera_desktop.core.retrieval import Retrieval, Turn, retrieve_in_conversation
 
+if TYPE_CHECKING:  # the engine does not import sessions: no cycle
+    from tera_desktop.core.engine import Engine
+
 log = logging.getLogger("tera.session")
 
 HISTORY_TURNS = 3  # earlier exchanges a follow-up's retrieval looks at
@@ -70,7 +73,7 @@ READ_AHEAD_SLACK = 2  # ranks a source read ahead may fall and still be used
 class ChatSession:
     def __init__(
         self,
-        engine: Any,  # core.engine.Engine (typed loosely: engine imports this module)
+        engine: Engine,
         store: ConversationStore | None = None,
         conversation: Conversation | None = None,
         *,
@@ -532,6 +535,22 @@ class ChatSession:
         self._prepared_evidence = {s.id: s.evidence for s in plan.sources}
         for done_n, total in stepped.prefill_steps([*tokens, 0], cancel=cancel):
             yield Reading(done_n, total, len(plan.sources))
+
+
+def ask_once(
+    engine: Engine,
+    question: str,
+    *,
+    cancel: threading.Event | None = None,
+    sampling: Sampling | None = None,
+    top_k: int | None = None,
+    search_only: bool = False,
+) -> Iterator[AskEvent]:
+    """One question asked alone (not kept): a fresh, unsaved session."""
+    session = ChatSession(engine, persist=False)
+    yield from session.ask(
+        question, cancel=cancel, sampling=sampling, top_k=top_k, search_only=search_only
+    )
 
 
 def answer_json(done: AnswerDone | None, sources: list[Source]) -> dict[str, Any]:

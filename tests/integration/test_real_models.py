@@ -16,6 +16,7 @@ from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.generator import Sampling
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -62,7 +63,7 @@ def memory(
 
 
 def ask(engine: Engine, question: str) -> tuple[list[object], str, AnswerDone]:
-    events = list(engine.ask(question, sampling=GREEDY))
+    events = list(ask_once(engine, question, sampling=GREEDY))
     streamed = "".join(e.text for e in events if isinstance(e, Token))
     done = events[-1]
     assert isinstance(events[0], SourcesFound) and isinstance(done, AnswerDone)
@@ -144,13 +145,14 @@ sys.addaudithook(audit)
 from pathlib import Path
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.generator import Sampling
 home, emb, gguf, docs = sys.argv[1:5]
 engine = Engine(get_paths(home).ensure(), Settings(embedding_model=emb, llm_model=gguf))
 engine.remember("The gate code is 4512.")
 statuses = [e.status for e in engine.upload([docs]) if hasattr(e, "status")]
-answer = [type(e).__name__ for e in engine.ask("What is the gate code?",
+answer = [type(e).__name__ for e in ask_once(engine, "What is the gate code?",
           sampling=Sampling(max_tokens=8, temperature=0.0))]
 engine.close()
 print(json.dumps({"opened": opened, "statuses": statuses, "events": answer[:1] + answer[-1:]}))

@@ -22,6 +22,7 @@ from tera_desktop.core.errors import ServerError
 from tera_desktop.core.generator import Sampling
 from tera_desktop.core.openai_generator import OpenAIGenerator, estimate_tokens
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings
 from tera_desktop.testing.model_server import LlamaServer, llama_server
 
@@ -76,7 +77,7 @@ def memory(
 
 
 def ask(engine: Engine, question: str, **kw: object) -> tuple[list[object], str, AnswerDone]:
-    events = list(engine.ask(question, sampling=GREEDY, **kw))  # type: ignore[arg-type]
+    events = list(ask_once(engine, question, sampling=GREEDY, **kw))  # type: ignore[arg-type]
     streamed = "".join(e.text for e in events if isinstance(e, Token))
     done = events[-1]
     assert isinstance(events[0], SourcesFound) and isinstance(done, AnswerDone)
@@ -134,7 +135,7 @@ def test_cancel_mid_answer_then_ask_again(memory: tuple[Engine, dict[str, str], 
     long = Sampling(max_tokens=200, temperature=0.0, seed=0)
     tokens = 0
     done = None
-    for event in engine.ask("Where did I park the car?", sampling=long, cancel=cancel):
+    for event in ask_once(engine, "Where did I park the car?", sampling=long, cancel=cancel):
         if isinstance(event, Token):
             tokens += 1
             if tokens == 3:
@@ -191,13 +192,14 @@ sys.addaudithook(audit)
 
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.generator import Sampling
 home, emb, url, key = sys.argv[1:5]
 engine = Engine(get_paths(home).ensure(), Settings(embedding_model=emb, llm_model="",
                 llm_url=url, llm_api_key=key))
 engine.remember("The gate code is 4512.")
-events = [type(e).__name__ for e in engine.ask("What is the gate code?",
+events = [type(e).__name__ for e in ask_once(engine, "What is the gate code?",
           sampling=Sampling(max_tokens=8, temperature=0.0))]
 engine.close()
 print(json.dumps({"connects": connects, "lookups": lookups, "events": events[:1] + events[-1:]}))
