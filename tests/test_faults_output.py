@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tera_desktop.cli import main, safe
+from tera_desktop.core import secrets as secrets_module
 from tera_desktop.core.errors import ServerError
 from tera_desktop.core.openai_generator import api_base
 from tera_desktop.core.paths import get_paths
@@ -95,7 +96,9 @@ def test_mask_secrets_hides_keys_and_url_credentials(text: str, hidden: str) -> 
     assert hidden not in masked and MASK in masked
 
 
-def test_mask_keeps_ordinary_text_and_hides_known_keys() -> None:
+def test_mask_keeps_ordinary_text_and_hides_known_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # keys other tests made known ("wrong", as a bad key) are theirs: start from none
+    monkeypatch.setattr(secrets_module, "_known", set())
     plain = "the model server at 10.0.0.5:8080 sent 400 tokens; mail bob@example.org"
     assert mask_secrets(plain) == plain
     assert mask_url("http://10.0.0.5:8080/v1") == "http://10.0.0.5:8080/v1"

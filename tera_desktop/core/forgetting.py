@@ -16,6 +16,7 @@ long as the forget, and is itself removed with the rest. No Qt here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -26,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tera_desktop.core.conversations import write_json_atomic
+from tera_desktop.core.errors import DiskFullError
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.redact import Forgotten
+from tera_desktop.core.store.scrub import DISK_READ_ONLY, LOW_SPACE_BYTES, _disk_full_message
 
 log = logging.getLogger("tera.forget")
 
@@ -58,17 +61,24 @@ def folder(paths: Paths) -> Path:
 def write_intent(paths: Paths, forgotten: Forgotten) -> Intent:
     """Record what is about to be forgotten, durably, before anything is changed."""
     target = folder(paths) / f"{uuid.uuid4().hex}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(
-        target,
-        {
-            "version": 1,
-            "ids": sorted(forgotten.ids),
-            "sources": sorted(forgotten.sources),
-            "texts": list(forgotten.texts),
-            "everything": forgotten.everything,
-        },
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(
+            target,
+            {
+                "version": 1,
+                "ids": sorted(forgotten.ids),
+                "sources": sorted(forgotten.sources),
+                "texts": list(forgotten.texts),
+                "everything": forgotten.everything,
+            },
+        )
+    except OSError as exc:  # nothing was changed: say what to do, in the store's words
+        if exc.errno == errno.EROFS:
+            raise DiskFullError(DISK_READ_ONLY) from None
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(_disk_full_message(LOW_SPACE_BYTES)) from None
+        raise
     return Intent(target, forgotten)
 
 
