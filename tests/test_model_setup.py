@@ -9,13 +9,13 @@ import hashlib
 import json
 import random
 import socket
-from pathlib import Path
 
 import pytest
 from hub_server import Hub
 
 from tera_desktop.core import friendly_errors as fe
 from tera_desktop.core import model_setup, models
+from tera_desktop.core import pending_facts as pending_facts_module
 from tera_desktop.core.errors import DownloadError
 from tera_desktop.core.friendly_errors import friendly_error, technical_detail
 from tera_desktop.core.model_setup import (
@@ -314,7 +314,7 @@ def test_a_waiting_fact_is_kept_in_memory_when_the_disk_refuses(
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(pending_facts_module, "write_text_atomic", refuse)
     with pytest.raises(OSError):
         queue.add("kept anyway")
     assert queue.texts() == ["kept anyway"]
