@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
         "doctor", help="check this installation: libraries, models, memory, disk (with fixes)"
     )
     d.add_argument("--json", action="store_true", help="print the checks as JSON")
+
+    mc = sub.add_parser(
+        "mcp",
+        help="serve the memory to other assistants over MCP (stdio; read-only by default)",
+    )
+    mc.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="also offer the remember and forget tools",
+    )
     return p
 
 
@@ -189,6 +199,8 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(paths).info("tera %s %s", __version__, args.command)
     if args.command == "doctor":  # before the settings: a broken settings file is a finding
         return _doctor(args, paths)
+    if args.command == "mcp":  # stdout carries MCP frames only: its own settings and messages
+        return _mcp(args, paths)
     settings = load_settings(paths)
     if args.command == "models":
         return _models(args, paths, settings)
@@ -673,6 +685,12 @@ def _doctor(args: argparse.Namespace, paths: Any) -> int:
     else:
         print(doctor.summary(checks))
     return 1 if doctor.overall(checks) == doctor.FAIL else 0
+
+
+def _mcp(args: argparse.Namespace, paths: Any) -> int:
+    from tera_desktop.mcp_server import serve
+
+    return serve(paths, allow_writes=args.allow_writes)
 
 
 def _say_error(error: object) -> None:
