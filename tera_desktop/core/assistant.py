@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 
 from tera_desktop.core.checks import AnswerCheck
+from tera_desktop.core.clock import format_clock
 from tera_desktop.core.errors import GenerationError
 from tera_desktop.core.generator import GenerationStats, Generator, Message
 from tera_desktop.core.retrieval import content_words
@@ -78,19 +79,12 @@ class Source:
         if self.kind == KIND_DOCUMENT:
             name = Path(self.source).name or self.title
             if self.start_s is not None:
-                end = f"–{_clock(self.end_s)}" if self.end_s is not None else ""
-                return f"{name} {_clock(self.start_s)}{end}"
+                end = f"–{format_clock(self.end_s)}" if self.end_s is not None else ""
+                return f"{name} {format_clock(self.start_s)}{end}"
             if self.page:
                 return f"{name} (p. {self.page}{', OCR' if self.ocr else ''})"
             return f"{name} (OCR)" if self.ocr else name
         return "fact"
-
-
-def _clock(seconds: float | None) -> str:
-    s = int(seconds or 0)
-    return (
-        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
 
 
 @dataclass(frozen=True)

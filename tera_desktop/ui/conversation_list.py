@@ -20,9 +20,8 @@ text by the delegate, and the tooltip is escaped (``safe_text.tooltip``).
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -55,7 +54,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tera_desktop.core import clock
 from tera_desktop.core.conversations import RENAME_MAX_CHARS, ConversationSummary
+from tera_desktop.core.folding import fold
 from tera_desktop.ui.more_button import more_button
 from tera_desktop.ui.safe_text import ask_yes_no, one_line, plain_label, set_plain, tooltip
 
@@ -69,37 +70,19 @@ NO_MATCH_TEXT = "No chats match “{text}”."
 UNTITLED = "Untitled chat"
 SEARCH_DELAY_MS = 200
 _PAD = 6  # pixels around a row's text
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def relative_date(iso: str, now: datetime | None = None) -> str:
     """When a chat was last used, as a row shows it: "Today 14:02", "Yesterday", "12 Nov", or
     "12 Nov 2024" in another year; local time. "" for a timestamp that cannot be read."""
-    try:
-        when = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = (now or datetime.now(UTC)).astimezone()
-    when = when.astimezone(current.tzinfo)
-    day, today = when.date(), current.date()
-    if day == today:
-        return f"Today {when:%H:%M}"
-    if day == today - timedelta(days=1):
-        return "Yesterday"
-    short = f"{day.day} {_MONTHS[day.month - 1]}"
-    return short if day.year == today.year else f"{short} {day.year}"
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    return clock.relative_date(iso, now, capitalized=True)
 
 
 def title_matches(title: str, text: str) -> bool:
-    """True if ``title`` holds every word of ``text`` (case-insensitive), as the store's search."""
-    folded = _fold(title)
-    return all(word in folded for word in _fold(text).split())
+    """True if ``title`` holds every word of ``text``, ignoring case and accents, as the store's
+    keyword search does (``folding.fold``)."""
+    folded = fold(title)
+    return all(word in folded for word in fold(text).split())
 
 
 class _RowDelegate(QStyledItemDelegate):

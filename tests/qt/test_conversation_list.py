@@ -74,6 +74,7 @@ def test_title_matches() -> None:
     assert title_matches("Who is my Accountant?", "ACCOUNT who")
     assert not title_matches("Who is my accountant?", "accountant plumber")
     assert title_matches("anything", "   ")
+    assert title_matches("Le café de la gare", "CAFE gare")  # accents too, as keyword search
 
 
 def test_rows_show_titles_dates_and_the_current_chat(make_list, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 from conftest import Opener
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QApplication, QDialog
 from window_actions import FakeFileDialog, fake_file_dialog
 
 from tera_desktop.core import models
 from tera_desktop.core.model_setup import format_duration, format_size, progress_text
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
+from tera_desktop.ui import open_file as open_file_mod
 from tera_desktop.ui import settings_dialog as settings_mod
 from tera_desktop.ui.settings_dialog import BROWSE_TEXT, SettingsDialog
 
@@ -189,12 +190,18 @@ def test_browse_for_models(
     assert settings.embedding_model == str(tiny_embedding)
 
 
+def _no_watch_left() -> bool:
+    """Every started xdg-open's watch has ended (its verdict given) and been deleted."""
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # its deleteLater()
+    return not QApplication.instance().findChildren(open_file_mod._Watch)  # type: ignore[union-attr]
+
+
 def test_open_data_folder(qtbot, paths: Paths, opener: Opener) -> None:  # type: ignore[no-untyped-def]
     opener.set(code=0)
     dialog = _settings_dialog(qtbot, paths, Settings())
     qtbot.mouseClick(dialog.open_folder_button, LEFT)
     qtbot.waitUntil(lambda: opener.asked == [str(paths.data)])
-    qtbot.wait(300)
+    qtbot.waitUntil(_no_watch_left)  # xdg-open's exit has been seen: no error
     assert not dialog.error_label.isVisible()
 
     opener.set(code=4)  # no file manager: said in the dialog, a moment later

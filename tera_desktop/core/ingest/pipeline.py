@@ -18,10 +18,11 @@ import threading
 import uuid
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec
 
+from tera_desktop.core import clock
+from tera_desktop.core.clock import format_clock
 from tera_desktop.core.embedder import Embedder
 from tera_desktop.core.errors import Cancelled, IngestError, TeraError, UnsupportedFileError
 from tera_desktop.core.heap import release_memory
@@ -57,7 +58,8 @@ LOOP_REASON = "A symbolic link that loops back on itself: skipped."
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """When a chunk is stored: UTC, ISO 8601 to the millisecond."""
+    return clock.now_iso("milliseconds")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -99,9 +101,9 @@ class IngestProgress:
         if self.file_unit != "s" or not self.current:
             return ""
         name = os.path.basename(self.current)
-        done = f"{int(self.file_done) // 60}:{int(self.file_done) % 60:02d}"
+        done = format_clock(self.file_done)
         if self.file_total:
-            total = f"{int(self.file_total) // 60}:{int(self.file_total) % 60:02d}"
+            total = format_clock(self.file_total)
             return f"Transcribing {name}: {done} of {total}"
         return f"Transcribing {name}: {done}"
 

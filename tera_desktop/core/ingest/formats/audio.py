@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from tera_desktop.core.clock import format_clock
 from tera_desktop.core.errors import (
     ConfigError,
     IngestError,
@@ -57,11 +58,8 @@ _SILENT_LOCK = threading.Lock()
 
 
 def format_time(seconds: float) -> str:
-    """12:31, or 1:02:03 past an hour."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    """12:31, or 1:02:03 past an hour (``clock.format_clock``)."""
+    return format_clock(seconds)
 
 
 def group_segments(
