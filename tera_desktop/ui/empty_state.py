@@ -1,4 +1,5 @@
-"""What an empty chat shows: what Tera is and the three things to do first, each one click away."""
+"""What an empty chat shows: what Tera is and the three things to do first, each one click away;
+while the memory opens, only a quiet "Opening your memory…"."""
 
 from __future__ import annotations
 
@@ -42,9 +43,13 @@ def _label(text: str, parent: QWidget, *, name: str = "", wrap: bool = True) -> 
     return label
 
 
+OPENING_TEXT = "Opening your memory…"
+
+
 class EmptyState(QWidget):
     """Shown while the conversation is empty. ``step_requested`` carries a step's key:
-    "remember", "add_files" or "ask"."""
+    "remember", "add_files" or "ask". Until the memory is open (``set_opening``; the first
+    ``set_memory_count`` ends it) it shows "Opening your memory…" instead of the steps."""
 
     step_requested = Signal(str)
 
@@ -97,17 +102,42 @@ class EmptyState(QWidget):
             grid.setRowMinimumHeight(base + 2, 14)
         grid.setColumnStretch(1, 1)
 
+        self.welcome = QWidget(self)  # the title, the steps and the status, while open
+        welcome = QVBoxLayout(self.welcome)
+        welcome.setContentsMargins(0, 0, 0, 0)
+        welcome.setSpacing(10)
+        welcome.addWidget(self.title)
+        welcome.addWidget(self.subtitle)
+        welcome.addSpacing(18)
+        welcome.addLayout(grid)
+        welcome.addWidget(self.status)
+        self.opening_label = _label(OPENING_TEXT, self, name="emptyOpening")
+        self.opening_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.opening_label.setEnabled(False)  # muted: a placeholder, nothing to act on
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 24, 24, 24)
         layout.setSpacing(10)
-        layout.addWidget(self.title)
-        layout.addWidget(self.subtitle)
-        layout.addSpacing(18)
-        layout.addLayout(grid)
-        layout.addWidget(self.status)
+        layout.addWidget(self.welcome)
+        layout.addWidget(self.opening_label)
+        self._opening = False
+        self.set_opening(True)
+
+    @property
+    def opening(self) -> bool:
+        return self._opening
+
+    def set_opening(self, opening: bool) -> None:
+        """While the memory opens: "Opening your memory…", never the welcome steps (they would
+        say there is nothing yet before Tera knows)."""
+        self._opening = opening
+        self.welcome.setHidden(opening)
+        self.opening_label.setHidden(not opening)
+        self.setAccessibleName("Opening your memory" if opening else "Getting started")
 
     def set_memory_count(self, count: int) -> None:
-        """With memories stored, say so: asking is the next step."""
+        """With memories stored, say so: asking is the next step. The memory is open by now."""
+        self.set_opening(False)
         if count > 0:
             self.status.setText(f"Tera holds {plural(count, 'memory', 'memories')}. Ask away.")
             self.status.show()
