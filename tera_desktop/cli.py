@@ -137,6 +137,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also offer the remember and forget tools",
     )
+
+    bk = sub.add_parser(
+        "backup",
+        help="write one archive of the memory, conversations and settings (not the models)",
+    )
+    bk.add_argument("file", metavar="FILE", help="the archive to write (e.g. tera.tera-backup.zip)")
+    rs = sub.add_parser(
+        "restore", help="restore a backup archive into this data folder (checked first)"
+    )
+    rs.add_argument("file", metavar="FILE", help="an archive written by `tera backup`")
+    rs.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a memory that is not empty (without it, only an empty one is restored into)",
+    )
     return p
 
 
@@ -201,6 +216,8 @@ def _run(args: argparse.Namespace) -> int:
         return _doctor(args, paths)
     if args.command == "mcp":  # stdout carries MCP frames only: its own settings and messages
         return _mcp(args, paths)
+    if args.command == "restore":  # the archive brings its own settings
+        return _restore_backup(args, paths)
     settings = load_settings(paths)
     if args.command == "models":
         return _models(args, paths, settings)
@@ -210,6 +227,8 @@ def _run(args: argparse.Namespace) -> int:
         return _chats(args, paths)
     if args.command == "repair":
         return _repair(args, paths, settings)
+    if args.command == "backup":
+        return _backup(args, paths, settings)
 
     app = TeraApp(paths, settings)  # the application core, as the window drives it
     engine = app.engine
@@ -691,6 +710,52 @@ def _mcp(args: argparse.Namespace, paths: Any) -> int:
     from tera_desktop.mcp_server import serve
 
     return serve(paths, allow_writes=args.allow_writes)
+
+
+def _backup(args: argparse.Namespace, paths: Any, settings: Any) -> int:
+    import time
+
+    from tera_desktop.core.backup import backup
+    from tera_desktop.core.engine import Engine
+    from tera_desktop.core.errors import StoreLockedError
+    from tera_desktop.core.instance import InstanceLock
+
+    start = time.perf_counter()
+    engine = Engine(paths, settings)
+    try:
+        try:
+            engine.finish_forgets()  # nothing a killed forget left behind goes into the archive
+            result = backup(engine, Path(args.file))
+        except StoreLockedError as exc:
+            if InstanceLock.for_paths(paths).holder_pid() is None:
+                raise
+            raise StoreLockedError(
+                "Tera's window has this memory open.",
+                "Use File → Back Up… in the window, or close it and run tera backup again.",
+            ) from exc
+    finally:
+        engine.close()
+    print(
+        f"Backed up {plural(result.facts, 'fact')}, {plural(result.documents, 'document')} "
+        f"({plural(result.chunks, 'chunk')}) and {plural(result.conversations, 'conversation')} "
+        f"to {safe(result.path, one_line=True)} ({result.size / MB:.1f} MB, "
+        f"{time.perf_counter() - start:.1f} s)."
+    )
+    return 0
+
+
+def _restore_backup(args: argparse.Namespace, paths: Any) -> int:
+    from tera_desktop.core.backup import restore
+
+    result = restore(Path(args.file), paths, replace=args.replace)
+    print(
+        f"Restored {plural(result.facts, 'fact')}, {plural(result.documents, 'document')} "
+        f"({plural(result.chunks, 'chunk')}) and {plural(result.conversations, 'conversation')} "
+        f"into {paths.data}."
+    )
+    if not result.settings_restored:
+        print("The settings of this data folder were kept (add --replace to restore them too).")
+    return 0
 
 
 def _say_error(error: object) -> None:
