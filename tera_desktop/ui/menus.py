@@ -7,13 +7,15 @@ Every shortcut is a menu action, so Help → Keyboard Shortcuts lists them from 
 from __future__ import annotations
 
 import html
+import threading
 from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from tera_desktop import APP_NAME, __version__
+from tera_desktop.core.units import MB, plural
 from tera_desktop.ui.open_file import open_folder
 from tera_desktop.ui.theme import THEME_LABELS, THEMES
 
@@ -37,6 +39,8 @@ class Menus(QObject):
             ("Add F&older…", None, window.library.choose_folder),
             ("&Settings…", QKeySequence.StandardKey.Preferences, window._on_settings_requested),
             ("Set Up &Models…", None, window.setup.show_model_setup),
+            ("&Back Up…", None, self._on_backup_requested),
+            ("&Restore…", None, self._on_restore_requested),
             ("Open &Data Folder", None, self._on_open_data_folder_requested),
             ("&Quit", QKeySequence.StandardKey.Quit, window.close),
         ):
@@ -107,6 +111,81 @@ class Menus(QObject):
         from tera_desktop.ui.shortcuts_dialog import ShortcutsDialog
 
         ShortcutsDialog(self.shortcut_list(), self.window).exec()
+
+    @Slot()
+    def _on_backup_requested(self) -> None:
+        """File → Back Up…: one archive of the memory, chats and settings (core/backup.py),
+        written on a worker from the open memory (consistent: ingestion waits for it)."""
+        from datetime import date
+        from pathlib import Path
+
+        from tera_desktop.core import backup
+
+        window = self.window
+        suggested = Path.home() / f"tera-{date.today().isoformat()}{backup.SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(
+            window, "Back Up Tera", str(suggested), "Tera backups (*.zip)"
+        )
+        if not path:
+            return
+        window.notify("Backing up your memory…")
+        app = window.app
+
+        def backing_up(cancel: threading.Event) -> backup.BackupResult:
+            return backup.backup(app.engine, Path(path), cancel=cancel)
+
+        def done(result: backup.BackupResult) -> None:
+            window.notify(
+                f"Backed up {plural(result.chunks, 'memory', 'memories')} and "
+                f"{plural(result.conversations, 'conversation')} to {result.path.name} "
+                f"({result.size / MB:.1f} MB)."
+            )
+
+        window.run_worker("backup", backing_up, returned=done)
+
+    @Slot()
+    def _on_restore_requested(self) -> None:
+        """File → Restore…: the archive is checked, then replaces this memory, its chats and
+        settings (the memory is closed for it; nothing changes if the archive is damaged)."""
+        from pathlib import Path
+
+        from tera_desktop.core import backup
+        from tera_desktop.core.settings import load_settings
+
+        window = self.window
+        app = window.app
+        path, _ = QFileDialog.getOpenFileName(
+            window, "Restore Tera", str(Path.home()), "Tera backups (*.zip);;All files (*)"
+        )
+        if not path:
+            return
+        if app.ingesting or window.chat_controller.busy:
+            window.notify("Wait until the files are added and the answer is done.", error=True)
+            return
+        if not window.confirm(
+            "Restore",
+            "Replace everything Tera remembers, its conversations and settings with this "
+            "backup? What Tera holds now is removed (the backup is checked first).",
+        ):
+            return
+        window.notify("Restoring your memory…")
+
+        def restoring(_cancel: threading.Event) -> backup.RestoreResult:
+            backup.verify(path)  # a damaged archive changes nothing: checked before closing
+            app.engine.close()  # the memory and the models are reopened on their next use
+            return backup.restore(path, app.paths, replace=True, app_lock_held=True)
+
+        def done(result: backup.RestoreResult) -> None:
+            window.chat_controller.new_chat()
+            if result.settings_restored:
+                window.apply_settings(load_settings(app.paths))
+            window.refresh_memories()
+            window.notify(
+                f"Restored {plural(result.chunks, 'memory', 'memories')} and "
+                f"{plural(result.conversations, 'conversation')}."
+            )
+
+        window.run_worker("restore", restoring, returned=done)
 
     @Slot()
     def _on_open_data_folder_requested(self) -> None:
