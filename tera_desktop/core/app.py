@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,8 @@ LOADING = "loading"
 READY = "ready"
 MISSING = "missing"
 FAILED = "failed"
+
+LIST_EVERY_S = 2.0  # while files are read, the memory list is refreshed at most this often
 
 # settings whose change needs the engine reopened (models, store, server); the rest apply at once
 HEAVY_SETTINGS = (
@@ -468,6 +471,7 @@ class TeraApp:
         """Read every queued job, one after the other, until the queue is empty (jobs added
         meanwhile are read too). Stopping drops what is still queued."""
         cancel = cancel or threading.Event()
+        last_change = time.monotonic()
         try:
             while True:
                 with self._lock:
@@ -477,7 +481,12 @@ class TeraApp:
                         return
                     job = self._queue.popleft()
                 yield IngestStarted(job)
-                yield from self.engine.upload(job.paths, cancel=cancel, sync=job.sync)
+                for event in self.engine.upload(job.paths, cancel=cancel, sync=job.sync):
+                    yield event
+                    now = time.monotonic()
+                    if isinstance(event, FileResult) and now - last_change >= LIST_EVERY_S:
+                        last_change = now  # the memory list follows along, cheaply
+                        self._emit(MemoryChanged())
                 if job.from_waiting and not cancel.is_set():
                     self.waiting.remove_files(list(job.paths))
                     self._emit_waiting()
