@@ -1,850 +1,107 @@
-"""Model catalog, downloads with progress/resume/checksum, and the model files on disk.
+"""Models: the catalog (``model_catalog``), downloads with progress/resume/checksum
+(``model_download``) and the model files a user picks (``model_files``). Every name of the three is
+importable from here, as before they were split by job.
 
-No Qt here. ``download`` is a generator of ``DownloadProgress`` events, so the CLI prints them, the
-GUI turns them into signals and the tests collect them in a list. Every file is fetched into
-``paths.downloads / <name>.part`` (resumed with an HTTP ``Range`` request when a ``.part`` is left
-over), checked against its published size and sha256, and only then moved into the model folder
-with ``os.replace``: a half-written file never sits at its final path.
-
-Revisions in ``CATALOG`` are pinned commits, so a re-upload on the hub cannot make a verified
-download fail its checksum. The sha256 and size of each weights file (.gguf, .onnx) is its
-published Git LFS pointer at that revision; the small JSON files are plain git files with no
-published sha256, so theirs come from independent public manifests that pin the same revision
-and agree with each other (see the project notes for the sources).
-"""
+No Qt here."""
 
 from __future__ import annotations
 
-import errno
-import filecmp
-import hashlib
-import http.client
-import os
-import shutil
-import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from tera_desktop.core.errors import (
-    Cancelled,
-    ChecksumError,
-    DownloadError,
-    ModelLoadError,
-    ModelMissingError,
-    NotFoundError,
+from tera_desktop.core.model_catalog import (
+    _BGE_QUERY_PREFIX,
+    _MODELS,
+    CATALOG,
+    DEFAULT_HUB_URL,
+    GGUF_MAGIC,
+    HUB_URL_ENV,
+    KIND_EMBEDDING,
+    KIND_LLM,
+    KIND_SPEECH,
+    CatalogModel,
+    DownloadProgress,
+    ModelFile,
+    _file_installed,
+    _llm,
+    get_model,
+    installed_path,
+    model_dir,
+    require_installed,
 )
-from tera_desktop.core.paths import Paths
-
-HUB_URL_ENV = "TERA_HUB_URL"
-DEFAULT_HUB_URL = "https://huggingface.co"
-
-KIND_LLM = "llm"
-KIND_EMBEDDING = "embedding"
-KIND_SPEECH = "speech"  # a faster-whisper (CTranslate2) folder: model.bin + tokenizer + config
-
-GGUF_MAGIC = b"GGUF"
-CHUNK_SIZE = 64 * 1024
-PROGRESS_EVERY_BYTES = 256 * 1024
-PROGRESS_EVERY_S = 0.2
-USER_AGENT = "tera-desktop/0.1 (offline second memory)"
-_MAX_RESTARTS = 2
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    name: str  # path inside the repo
-    size: int  # bytes; 0 when not published (then only presence is checked)
-    sha256: str | None  # published LFS sha256; None when not published
-
-
-@dataclass(frozen=True)
-class CatalogModel:
-    name: str  # catalog key, e.g. "dolphin-2.6-phi-2", "BAAI/bge-small-en-v1.5"
-    kind: str  # "llm" | "embedding" | "speech"
-    repo: str  # hub repo id
-    files: tuple[ModelFile, ...]
-    revision: str = "main"
-    description: str = ""
-    license: str = ""
-    # llm only
-    context_length: int = 2048
-    chat_format: str = ""  # llama-cpp-python chat_format; "" = the chat template inside the GGUF
-    # A hybrid reasoning model (Qwen3) whose answers must not think first: render its chat
-    # template with ``template_kwargs`` ({"enable_thinking": False}), which ends the generation
-    # prompt with an empty "<think>\n\n</think>\n\n" block, so the model answers at once.
-    no_think: bool = False
-    # embedding only
-    dim: int = 0
-    pooling: str = "mean"  # "cls" | "mean"
-    normalize: bool = True
-    query_prefix: str = ""
-    min_score: float = 0.0  # cosine below this = "not relevant" for that model
-    model_file: str = ""  # the .onnx file among files
-
-    def __post_init__(self) -> None:
-        if self.kind not in (KIND_LLM, KIND_EMBEDDING, KIND_SPEECH):
-            raise ValueError(f"kind must be 'llm', 'embedding' or 'speech', not {self.kind!r}")
-        if not self.files:
-            raise ValueError(f"{self.name}: a model needs at least one file")
-        names = [f.name for f in self.files]
-        if self.kind == KIND_LLM and sum(n.lower().endswith(".gguf") for n in names) != 1:
-            raise ValueError(f"{self.name}: an llm needs exactly one .gguf file")
-        if self.kind == KIND_EMBEDDING:
-            if self.pooling not in ("cls", "mean"):
-                raise ValueError(f"{self.name}: pooling must be 'cls' or 'mean'")
-            if self.model_file not in names:
-                raise ValueError(f"{self.name}: model_file {self.model_file!r} is not in files")
-        if self.kind == KIND_SPEECH and "model.bin" not in names:
-            raise ValueError(f"{self.name}: a speech model needs its model.bin")
-
-    @property
-    def size(self) -> int:
-        """Bytes of all its files (those with a known size)."""
-        return sum(max(f.size, 0) for f in self.files)
-
-    @property
-    def gguf_file(self) -> str:
-        """The .gguf among ``files`` (llm only; "" for an embedding model)."""
-        return next((f.name for f in self.files if f.name.lower().endswith(".gguf")), "")
-
-    @property
-    def template_kwargs(self) -> dict[str, Any]:
-        """Extra variables to render this model's chat template with (Jinja, as transformers's
-        ``apply_chat_template(..., **kwargs)``); empty for a model that needs none."""
-        return {"enable_thinking": False} if self.no_think else {}
-
-
-@dataclass(frozen=True)
-class DownloadProgress:
-    model: str
-    file: str  # the file being fetched
-    done: int  # bytes of the whole model on disk so far (installed files + this one so far)
-    total: int  # bytes of the whole model
-    bytes_per_s: float  # average network speed in this download() call
-    eta_s: float | None  # None until a speed is known
-
-
-def _llm(
-    name: str,
-    repo: str,
-    revision: str,
-    filename: str,
-    size: int,
-    sha256: str,
-    **kw: Any,
-) -> CatalogModel:
-    return CatalogModel(
-        name=name,
-        kind=KIND_LLM,
-        repo=repo,
-        revision=revision,
-        files=(ModelFile(filename, size, sha256),),
-        **kw,
-    )
-
-
-_BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
-
-_MODELS = (
-    # --- language models (GGUF, Q4_K_M) ---
-    _llm(
-        "dolphin-2.6-phi-2",
-        "TheBloke/dolphin-2_6-phi-2-GGUF",
-        "67d05979dad539ecb02ce8ea17565c232a2e316d",
-        "dolphin-2_6-phi-2.Q4_K_M.gguf",
-        1_789_240_608,
-        "556ed75d68896499ef73ea77dcb30af0e9d302088b34ca9d401872f60188d1e0",
-        description="Dolphin 2.6 Phi-2 (2.7B), Q4_K_M, ChatML. The default: fast on a laptop CPU.",
-        license="microsoft-research-license",
-        context_length=2048,
-        chat_format="chatml",
-    ),
-    _llm(
-        "qwen3-1.7b",
-        "unsloth/Qwen3-1.7B-GGUF",
-        "d7f544eead698dbd1f15126ef60b45a1e1933222",
-        "Qwen3-1.7B-Q4_K_M.gguf",
-        1_107_409_472,
-        "b139949c5bd74937ad8ed8c8cf3d9ffb1e99c866c823204dc42c0d91fa181897",
-        description=(
-            "Qwen3 1.7B Instruct, Q4_K_M, thinking off. Answers faster than Phi-2 and stays "
-            "close to its sources (well grounded); multilingual."
-        ),
-        license="apache-2.0",
-        context_length=32768,
-        no_think=True,  # its own template (in the GGUF) with enable_thinking=False
-    ),
-    _llm(
-        "llama-3.2-1b-instruct",
-        "bartowski/Llama-3.2-1B-Instruct-GGUF",
-        "421677676671db8d33e216c039ed1b7e31b5d711",
-        "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
-        807_694_464,
-        "6f85a640a97cf2bf5b8e764087b1e83da0fdb51d7c9fab7d0fece9385611df83",
-        description="Llama 3.2 1B Instruct, Q4_K_M. The smallest and fastest choice.",
-        license="llama3.2",
-        context_length=131072,
-    ),
-    _llm(
-        "llama-3.2-3b-instruct",
-        "bartowski/Llama-3.2-3B-Instruct-GGUF",
-        "21cf8ea4e3e4dfbd1f6ddcc715475a8ee5f9e13a",
-        "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
-        2_019_377_696,
-        "6c1a2b41161032677be168d354123594c0e6e67d2b9227c84f296ad037c728ff",
-        description="Llama 3.2 3B Instruct, Q4_K_M. Better answers, about half the speed.",
-        license="llama3.2",
-        context_length=131072,
-    ),
-    # --- embedding models (ONNX, as FastEmbed packages them) ---
-    CatalogModel(
-        name="BAAI/bge-small-en-v1.5",
-        kind=KIND_EMBEDDING,
-        repo="Qdrant/bge-small-en-v1.5-onnx-Q",
-        revision="52398278842ec682c6f32300af41344b1c0b0bb2",
-        files=(
-            ModelFile(
-                "model_optimized.onnx",
-                66_465_124,
-                "51f1bd0addd6e859e42c2c8021a5e5461385bb676a649f4b269aa445449f2431",
-            ),
-            ModelFile(
-                "tokenizer.json",
-                711_396,
-                "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66",
-            ),
-            ModelFile(
-                "config.json",
-                706,
-                "13582bcf2effc85b7bf3d3f5532e686bc1c9ce86bb009d10f0ec33cbe92299dd",
-            ),
-            ModelFile(
-                "special_tokens_map.json",
-                695,
-                "5d5b662e421ea9fac075174bb0688ee0d9431699900b90662acd44b2a350503a",
-            ),
-            ModelFile(
-                "tokenizer_config.json",
-                1_242,
-                "0b29c7bfc889e53b36d9dd3e686dd4300f6525110eaa98c76a5dafceb2029f53",
-            ),
-        ),
-        description="BGE small English v1.5 (384-d), int8 ONNX. CLS pooling, query instruction.",
-        license="mit",
-        dim=384,
-        pooling="cls",
-        normalize=True,
-        query_prefix=_BGE_QUERY_PREFIX,
-        min_score=0.6,
-        model_file="model_optimized.onnx",
-    ),
-    CatalogModel(
-        name="sentence-transformers/all-MiniLM-L6-v2",
-        kind=KIND_EMBEDDING,
-        repo="Qdrant/all-MiniLM-L6-v2-onnx",
-        revision="5f1b8cd78bc4fb444dd171e59b18f3a3af89a079",
-        files=(
-            ModelFile(
-                "model.onnx",
-                90_387_630,
-                "bbd7b466f6d58e646fdc2bd5fd67b2f5e93c0b687011bd4548c420f7bd46f0c5",
-            ),
-            ModelFile(
-                "tokenizer.json",
-                711_661,
-                "da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0",
-            ),
-            ModelFile(
-                "config.json",
-                650,
-                "1b4d8e2a3988377ed8b519a31d8d31025a25f1c5f8606998e8014111438efcd7",
-            ),
-            ModelFile(
-                "special_tokens_map.json",
-                695,
-                "5d5b662e421ea9fac075174bb0688ee0d9431699900b90662acd44b2a350503a",
-            ),
-            ModelFile(
-                "tokenizer_config.json",
-                1_433,
-                "bd2e06a5b20fd1b13ca988bedc8763d332d242381b4fbc98f8fead4524158f79",
-            ),
-        ),
-        description="all-MiniLM-L6-v2 (384-d), fp32 ONNX. Mean pooling; fast and small.",
-        license="apache-2.0",
-        dim=384,
-        pooling="mean",
-        normalize=True,
-        min_score=0.25,
-        model_file="model.onnx",
-    ),
-    # --- speech-to-text (faster-whisper: CTranslate2 conversions of OpenAI Whisper, int8 at load)
-    CatalogModel(
-        name="whisper-base",
-        kind=KIND_SPEECH,
-        repo="Systran/faster-whisper-base",
-        revision="ebe41f70d5b6dfa9166e2c581c45c9c0cfc57b66",
-        files=(
-            ModelFile(
-                "model.bin",
-                145_217_532,
-                "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
-            ),
-            ModelFile(
-                "config.json",
-                2_309,
-                "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
-            ),
-            ModelFile(
-                "tokenizer.json",
-                2_203_239,
-                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
-            ),
-            ModelFile(
-                "vocabulary.txt",
-                459_861,
-                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
-            ),
-        ),
-        description="Whisper base (74M), multilingual. The default: ~10x real time on 2 cores.",
-        license="mit",
-    ),
-    CatalogModel(
-        name="whisper-small",
-        kind=KIND_SPEECH,
-        repo="Systran/faster-whisper-small",
-        revision="536b0662742c02347bc0e980a01041f333bce120",
-        files=(
-            ModelFile(
-                "model.bin",
-                483_546_902,
-                "3e305921506d8872816023e4c273e75d2419fb89b24da97b4fe7bce14170d671",
-            ),
-            ModelFile(
-                "config.json",
-                2_370,
-                "b55496ac7940a7ae47d2c01eab40edfd8701feec1229d9cce3b40014383fb828",
-            ),
-            ModelFile(
-                "tokenizer.json",
-                2_203_239,
-                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
-            ),
-            ModelFile(
-                "vocabulary.txt",
-                459_861,
-                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
-            ),
-        ),
-        description="Whisper small (244M), multilingual. Fewer mistakes, about 3x slower.",
-        license="mit",
-    ),
+from tera_desktop.core.model_download import (
+    _ACTIVE,
+    _ACTIVE_LOCK,
+    _MAX_RESTARTS,
+    CHUNK_SIZE,
+    PROGRESS_EVERY_BYTES,
+    PROGRESS_EVERY_S,
+    USER_AGENT,
+    _by_hand,
+    _check_disk,
+    _claim,
+    _content_length,
+    _download_file,
+    _file_url,
+    _hash_file,
+    _human,
+    _Meter,
+    _move_into_place,
+    _parse_content_range,
+    _part_path,
+    _reason,
+    _size_or_zero,
+    _unlink,
+    download,
+)
+from tera_desktop.core.model_files import (
+    _same_content,
+    _unique_path,
+    import_gguf,
+    list_local_llms,
 )
 
-CATALOG: dict[str, CatalogModel] = {m.name: m for m in _MODELS}
-
-
-def get_model(name: str) -> CatalogModel:
-    """The catalog entry called ``name``; NotFoundError lists the known names."""
-    try:
-        return CATALOG[name]
-    except KeyError:
-        known = ", ".join(sorted(CATALOG))
-        raise NotFoundError(f"Unknown model '{name}'.", hint=f"Known models: {known}.") from None
-
-
-def model_dir(paths: Paths, model: CatalogModel) -> Path:
-    """Where the model's files live: one flat folder for every GGUF, one folder per embedding or
-    speech model."""
-    if model.kind == KIND_LLM:
-        return paths.llm_models
-    if model.kind == KIND_SPEECH:
-        return paths.models / "speech" / model.name.replace("/", "--")
-    return paths.embedding_models / model.name.replace("/", "--")
-
-
-def _file_installed(path: Path, file: ModelFile) -> bool:
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return False
-    if not path.is_file():
-        return False
-    return size == file.size if file.size > 0 else size > 0
-
-
-def installed_path(paths: Paths, model: CatalogModel) -> Path | None:
-    """The .gguf (llm) or the folder (embedding) if every file is there with its size, else None.
-
-    Sizes only: hashing gigabytes on every call would be too slow; ``download`` verified them.
-    """
-    folder = model_dir(paths, model)
-    if not all(_file_installed(folder / f.name, f) for f in model.files):
-        return None
-    return folder / model.gguf_file if model.kind == KIND_LLM else folder
-
-
-def require_installed(paths: Paths, model: CatalogModel) -> Path:
-    """``installed_path`` or a ModelMissingError that says how to get the model."""
-    found = installed_path(paths, model)
-    if found is None:
-        raise ModelMissingError(
-            f"The model {model.name} is not installed.",
-            hint=f"Download it in Tera, or put its files in {model_dir(paths, model)}.",
-        )
-    return found
-
-
-# --------------------------------------------------------------------------------------------
-# download
-
-
-def _human(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
-
-
-def _file_url(base: str, model: CatalogModel, file: ModelFile) -> str:
-    quote = urllib.parse.quote
-    return f"{base}/{model.repo}/resolve/{quote(model.revision, safe='')}/{quote(file.name)}"
-
-
-def _part_path(paths: Paths, model: CatalogModel, file: ModelFile) -> Path:
-    flat = f"{model.name}--{file.name}".replace("/", "--")
-    return paths.downloads / f"{flat}.part"
-
-
-def _size_or_zero(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _unlink(path: Path) -> None:
-    with suppress(FileNotFoundError):
-        path.unlink()
-
-
-def _by_hand(model: CatalogModel, folder: Path, base: str) -> str:
-    return (
-        f"Check the connection and try again (it resumes), or download the files from "
-        f"{base}/{model.repo} yourself and put them in {folder}."
-    )
-
-
-def _reason(exc: BaseException, timeout: float) -> str:
-    reason: object = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
-        return f"no answer within {timeout:g} s"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    text = str(reason).strip()
-    return text or type(reason).__name__
-
-
-def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
-    """``bytes START-END/TOTAL`` or ``bytes */TOTAL`` -> (START, TOTAL); None where absent."""
-    if not value or not value.strip().lower().startswith("bytes"):
-        return None, None
-    spec = value.strip()[5:].strip()
-    span, _, total_text = spec.partition("/")
-    total = int(total_text) if total_text.strip().isdigit() else None
-    start_text = span.partition("-")[0].strip()
-    start = int(start_text) if start_text.isdigit() else None
-    return start, total
-
-
-def _content_length(headers: Any) -> int | None:
-    value = headers.get("Content-Length")
-    return int(value) if value is not None and str(value).strip().isdigit() else None
-
-
-class _Meter:
-    """Turns byte counts into throttled DownloadProgress events for one download() call."""
-
-    def __init__(self, model: str, total: int, done: int) -> None:
-        self.model = model
-        self.total = total
-        self.base = done  # bytes of files finished (or already installed)
-        self.started = time.monotonic()
-        self.fetched = 0  # bytes that came over the network in this call
-        self._last_t = 0.0
-        self._last_done = -1
-
-    def event(self, file: str, file_done: int, *, force: bool = False) -> DownloadProgress | None:
-        now = time.monotonic()
-        done = self.base + file_done
-        if not force and (
-            done - self._last_done < PROGRESS_EVERY_BYTES and now - self._last_t < PROGRESS_EVERY_S
-        ):
-            return None
-        self._last_t, self._last_done = now, done
-        elapsed = now - self.started
-        rate = self.fetched / elapsed if elapsed > 0 and self.fetched else 0.0
-        total = max(self.total, done)
-        eta = (total - done) / rate if rate > 0 else None
-        return DownloadProgress(self.model, file, done, total, rate, eta)
-
-
-_ACTIVE: set[Path] = set()
-_ACTIVE_LOCK = threading.Lock()
-
-
-@contextmanager
-def _claim(key: Path, model: CatalogModel) -> Iterator[None]:
-    """One download per model at a time in this process (they would share the .part files)."""
-    with _ACTIVE_LOCK:
-        if key in _ACTIVE:
-            raise DownloadError(
-                f"{model.name} is already being downloaded.", hint="Wait for it to finish."
-            )
-        _ACTIVE.add(key)
-    try:
-        yield
-    finally:
-        with _ACTIVE_LOCK:
-            _ACTIVE.discard(key)
-
-
-def _check_disk(paths: Paths, model: CatalogModel, need: int) -> None:
-    if need <= 0:
-        return
-    free = shutil.disk_usage(paths.downloads).free
-    if free < need:
-        raise DownloadError(
-            f"Not enough disk space to download {model.name}: it needs {_human(need)} "
-            f"but only {_human(free)} is free in {paths.downloads}.",
-            hint="Free some space and try again.",
-        ) from OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-def _move_into_place(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(src, dest)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        # The cache and the model folder are on different disks: copy next to the target first.
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        finally:
-            _unlink(tmp)
-        _unlink(src)
-
-
-def _hash_file(path: Path, cancel: threading.Event | None, what: str) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"Stopped while checking {what}.")
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def download(
-    paths: Paths,
-    model: CatalogModel,
-    *,
-    cancel: threading.Event | None = None,
-    base_url: str | None = None,
-    timeout: float = 30,
-) -> Iterator[DownloadProgress]:
-    """Fetch the model's missing files, yielding progress; resumable, checksummed, cancellable.
-
-    Files already installed with the right size are skipped. ``base_url`` (else ``$TERA_HUB_URL``,
-    else the Hugging Face hub) serves files at ``{base}/{repo}/resolve/{revision}/{file}``.
-    Raises DownloadError (network, server, disk), ChecksumError (the bad file is deleted) or
-    Cancelled (the ``.part`` is kept, so the next call resumes).
-    """
-    base = (base_url or os.environ.get(HUB_URL_ENV) or DEFAULT_HUB_URL).rstrip("/")
-    folder = model_dir(paths, model)
-    pending = [f for f in model.files if not _file_installed(folder / f.name, f)]
-    meter = _Meter(model.name, model.size, model.size - sum(max(f.size, 0) for f in pending))
-    if not pending:
-        return
-    try:
-        paths.downloads.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(
-            f"Cannot create the folders to download {model.name}: {exc.strerror or exc}.",
-            hint="Check the permissions of Tera's data and cache folders.",
-        ) from exc
-    need = 0
-    for f in pending:
-        if f.size > 0:
-            have = _size_or_zero(_part_path(paths, model, f))
-            need += f.size - (have if have <= f.size else 0)
-    _check_disk(paths, model, need)
-    with _claim(paths.downloads / model.name.replace("/", "--"), model):
-        for f in pending:
-            yield from _download_file(paths, model, f, base, meter, cancel, timeout)
-
-
-def _download_file(
-    paths: Paths,
-    model: CatalogModel,
-    file: ModelFile,
-    base: str,
-    meter: _Meter,
-    cancel: threading.Event | None,
-    timeout: float,
-) -> Iterator[DownloadProgress]:
-    folder = model_dir(paths, model)
-    url = _file_url(base, model, file)
-    part = _part_path(paths, model, file)
-    hint = _by_hand(model, folder, base)
-    what = f"{file.name} for {model.name}"
-    digest: str | None = None
-    restarts = 0
-
-    while True:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"Download of {model.name} stopped.")
-        offset = _size_or_zero(part)
-        if file.size > 0 and offset > file.size:  # left over from a different file: start over
-            _unlink(part)
-            offset = 0
-        if file.size > 0 and offset == file.size:  # complete already: verify it below
-            break
-        started = meter.event(file.name, offset, force=True)
-        if started is not None:
-            yield started
-
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            response = urllib.request.urlopen(request, timeout=timeout)
-        except urllib.error.HTTPError as exc:
-            remote_total = _parse_content_range(exc.headers.get("Content-Range"))[1]
-            exc.close()
-            if exc.code == 416 and offset:
-                if remote_total == offset and file.size <= 0:
-                    break  # the .part already holds the whole file
-                _unlink(part)  # the .part does not fit what the server has: start over
-                restarts += 1
-                if restarts <= _MAX_RESTARTS:
-                    continue
-            raise DownloadError(
-                f"Could not download {what}: {url} answered HTTP {exc.code} {exc.reason}.",
-                hint=hint,
-            ) from exc
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise DownloadError(
-                f"Could not download {what} from {url}: {_reason(exc, timeout)}.", hint=hint
-            ) from exc
-
-        with response:
-            status = getattr(response, "status", 200)
-            if status == 206:
-                start, remote_total = _parse_content_range(response.headers.get("Content-Range"))
-                if start != offset:  # not the range we asked for: start over
-                    _unlink(part)
-                    restarts += 1
-                    if restarts > _MAX_RESTARTS:
-                        raise DownloadError(
-                            f"Could not resume {what}: {url} sent the wrong byte range.",
-                            hint=hint,
-                        )
-                    continue
-                mode = "ab"
-                length = _content_length(response.headers)
-            else:  # 200: the server sent the whole file (it may have ignored our Range)
-                offset = 0
-                mode = "wb"
-                remote_total = length = _content_length(response.headers)
-            if file.size > 0 and remote_total is not None and remote_total != file.size:
-                _unlink(part)
-                raise ChecksumError(
-                    f"The server has a different {what}: {remote_total} bytes, "
-                    f"expected {file.size}.",
-                    hint=hint,
-                )
-
-            hasher = hashlib.sha256() if file.sha256 else None
-            if hasher is not None and mode == "ab":
-                with part.open("rb") as fh:
-                    while chunk := fh.read(1024 * 1024):
-                        hasher.update(chunk)
-            file_done = offset
-            try:
-                out = part.open(mode)
-            except OSError as exc:
-                raise DownloadError(
-                    f"Cannot write {part}: {exc.strerror or exc}.",
-                    hint="Check the permissions and free space of Tera's cache folder.",
-                ) from exc
-            with out:
-                while True:
-                    if cancel is not None and cancel.is_set():
-                        raise Cancelled(
-                            f"Download of {model.name} stopped; "
-                            f"{_human(file_done)} of {file.name} kept to resume later."
-                        )
-                    try:
-                        chunk = response.read(CHUNK_SIZE)
-                    except (OSError, http.client.HTTPException) as exc:
-                        raise DownloadError(
-                            f"The download of {what} from {url} broke off after "
-                            f"{_human(file_done)}: {_reason(exc, timeout)}.",
-                            hint=hint,
-                        ) from exc
-                    if not chunk:
-                        break
-                    try:
-                        out.write(chunk)
-                    except OSError as exc:
-                        raise DownloadError(
-                            f"Cannot write {part}: {exc.strerror or exc}.",
-                            hint="Free some disk space and try again (the download resumes).",
-                        ) from exc
-                    if hasher is not None:
-                        hasher.update(chunk)
-                    file_done += len(chunk)
-                    meter.fetched += len(chunk)
-                    progress = meter.event(file.name, file_done)
-                    if progress is not None:
-                        yield progress
-            if length is not None and file_done - offset < length:
-                raise DownloadError(
-                    f"The connection to {url} closed after {_human(file_done)} of "
-                    f"{_human(offset + length)} of {what}.",
-                    hint=hint,
-                )
-            if hasher is not None:
-                digest = hasher.hexdigest()
-        break
-
-    # verify, then move into place
-    size = _size_or_zero(part)
-    if file.size > 0 and size < file.size:
-        raise DownloadError(
-            f"The download of {what} stopped at {_human(size)} of {_human(file.size)}.",
-            hint=hint,
-        )
-    if file.size > 0 and size > file.size:
-        _unlink(part)
-        raise ChecksumError(
-            f"The downloaded {what} is {size} bytes, expected {file.size}; it was deleted.",
-            hint="Try the download again.",
-        )
-    if file.sha256:
-        if digest is None:
-            digest = _hash_file(part, cancel, what)
-        if digest.lower() != file.sha256.lower():
-            _unlink(part)
-            raise ChecksumError(
-                f"The downloaded {what} is corrupt (sha256 {digest[:12]}…, expected "
-                f"{file.sha256[:12]}…); it was deleted.",
-                hint="Try the download again.",
-            )
-    try:
-        _move_into_place(part, folder / file.name)
-    except OSError as exc:
-        raise DownloadError(
-            f"Cannot move {what} into {folder}: {exc.strerror or exc}.",
-            hint="Check the permissions and free space of Tera's model folder.",
-        ) from exc
-    meter.base += size
-    finished = meter.event(file.name, 0, force=True)
-    if finished is not None:
-        yield finished
-
-
-# --------------------------------------------------------------------------------------------
-# local GGUF files
-
-
-def _unique_path(path: Path) -> Path:
-    n = 2
-    candidate = path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate
-
-
-def _same_content(a: Path, b: Path) -> bool:
-    try:
-        return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
-    except OSError:
-        return False
-
-
-def import_gguf(paths: Paths, source: Path) -> Path:
-    """Copy a user's GGUF file into the LLM folder (atomically) and return its new path.
-
-    The file must start with the GGUF magic bytes. An identical file already there is reused; a
-    different file with the same name gets a ``-2``, ``-3``… suffix rather than being replaced.
-    """
-    source = Path(source).expanduser()
-    try:
-        with source.open("rb") as fh:
-            magic = fh.read(len(GGUF_MAGIC))
-    except FileNotFoundError:
-        raise NotFoundError(f"There is no file at {source}.") from None
-    except IsADirectoryError:
-        raise ModelLoadError(f"{source} is a folder, not a GGUF model file.") from None
-    except OSError as exc:
-        raise ModelLoadError(f"Cannot read {source}: {exc.strerror or exc}.") from exc
-    if magic != GGUF_MAGIC:
-        raise ModelLoadError(
-            f"{source.name} is not a GGUF model file (it does not start with 'GGUF').",
-            hint="Pick a .gguf file, such as one from Hugging Face.",
-        )
-    folder = paths.llm_models
-    name = source.name if source.suffix.lower() == ".gguf" else f"{source.name}.gguf"
-    dest = folder / name
-    if dest.exists():
-        try:
-            if dest.samefile(source) or _same_content(source, dest):
-                return dest
-        except OSError:
-            pass
-        dest = _unique_path(dest)
-    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        raise ModelLoadError(
-            f"Cannot copy {source.name} into {folder}: {exc.strerror or exc}.",
-            hint="Check the free space and permissions of Tera's model folder.",
-        ) from exc
-    finally:
-        _unlink(tmp)
-    return dest
-
-
-def list_local_llms(paths: Paths) -> list[Path]:
-    """The .gguf files in the LLM folder, sorted by name (temporary files excluded)."""
-    folder = paths.llm_models
-    if not folder.is_dir():
-        return []
-    return sorted(
-        (
-            p
-            for p in folder.iterdir()
-            if p.suffix.lower() == ".gguf" and not p.name.startswith(".") and p.is_file()
-        ),
-        key=lambda p: p.name.lower(),
-    )
+__all__ = [
+    "CATALOG",
+    "CHUNK_SIZE",
+    "DEFAULT_HUB_URL",
+    "GGUF_MAGIC",
+    "HUB_URL_ENV",
+    "KIND_EMBEDDING",
+    "KIND_LLM",
+    "KIND_SPEECH",
+    "PROGRESS_EVERY_BYTES",
+    "PROGRESS_EVERY_S",
+    "USER_AGENT",
+    "_ACTIVE",
+    "_ACTIVE_LOCK",
+    "_BGE_QUERY_PREFIX",
+    "_MAX_RESTARTS",
+    "_MODELS",
+    "CatalogModel",
+    "DownloadProgress",
+    "ModelFile",
+    "_Meter",
+    "_by_hand",
+    "_check_disk",
+    "_claim",
+    "_content_length",
+    "_download_file",
+    "_file_installed",
+    "_file_url",
+    "_hash_file",
+    "_human",
+    "_llm",
+    "_move_into_place",
+    "_parse_content_range",
+    "_part_path",
+    "_reason",
+    "_same_content",
+    "_size_or_zero",
+    "_unique_path",
+    "_unlink",
+    "download",
+    "get_model",
+    "import_gguf",
+    "installed_path",
+    "list_local_llms",
+    "model_dir",
+    "require_installed",
+]

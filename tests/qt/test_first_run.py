@@ -470,7 +470,9 @@ def test_files_added_before_the_model_is_ready_wait_and_are_read_once_it_is(
         _click(qtbot, dialog.download_button)
     qtbot.waitUntil(lambda: len(second.engine.documents()) == 2, timeout=60_000)
     qtbot.waitUntil(lambda: not second.app.waiting.files(), timeout=30_000)
-    assert not paths.pending_facts_file.exists() and second.memory.pending_text() == ""
+    # the sidebar hears of it through the app's event, a moment later
+    qtbot.waitUntil(lambda: second.memory.pending_text() == "", timeout=10_000)
+    assert not paths.pending_facts_file.exists()
     assert {Path(d.source).name for d in second.engine.documents()} == {"boiler.txt", "bike.md"}
 
 
