@@ -152,6 +152,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a memory that is not empty (without it, only an empty one is restored into)",
     )
+    ex = sub.add_parser(
+        "export", help="write facts and conversations as plain files a person can read"
+    )
+    ex.add_argument(
+        "--markdown",
+        metavar="DIR",
+        required=True,
+        help="the folder to write facts.md, documents.md and conversations/*.md into",
+    )
     return p
 
 
@@ -229,6 +238,8 @@ def _run(args: argparse.Namespace) -> int:
         return _repair(args, paths, settings)
     if args.command == "backup":
         return _backup(args, paths, settings)
+    if args.command == "export":
+        return _export(args, paths, settings)
 
     app = TeraApp(paths, settings)  # the application core, as the window drives it
     engine = app.engine
@@ -755,6 +766,21 @@ def _restore_backup(args: argparse.Namespace, paths: Any) -> int:
     )
     if not result.settings_restored:
         print("The settings of this data folder were kept (add --replace to restore them too).")
+    return 0
+
+
+def _export(args: argparse.Namespace, paths: Any, settings: Any) -> int:
+    from tera_desktop.core.backup import export_markdown
+    from tera_desktop.core.engine import Engine
+
+    with Engine(paths, settings) as engine:
+        engine.finish_forgets()  # nothing a killed forget left behind is written out
+        result = export_markdown(engine, Path(args.markdown))
+    print(
+        f"Wrote {plural(result.facts, 'fact')}, {plural(result.documents, 'document')} (a list) "
+        f"and {plural(result.conversations, 'conversation')} as Markdown to "
+        f"{safe(result.folder, one_line=True)}."
+    )
     return 0
 
 

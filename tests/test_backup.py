@@ -237,3 +237,31 @@ def test_tera_backup_beside_the_open_window_says_why(
         holder.stdin.close()
         holder.wait(WAIT)
         window.release()
+
+
+# ---- tera export --markdown (issue 23, point 6) ------------------------------------------------
+def test_export_markdown_writes_facts_documents_and_chats(source: Engine, tmp_path: Path) -> None:
+    source.remember("# Not a heading <script>alert(1)</script> *bold*")
+    result = bk.export_markdown(source, tmp_path / "md")
+    assert (result.facts, result.documents, result.conversations) == (len(FACTS) + 3, 2, 1)
+    facts = (tmp_path / "md" / "facts.md").read_text("utf-8")
+    for fact in FACTS:
+        assert f"- {fact} — " in facts
+    assert "*(replaced by a newer fact)*" in facts  # the Tuesday bins
+    assert "\\# Not a heading \\<script\\>" in facts and "\\*bold\\*" in facts
+    docs = (tmp_path / "md" / "documents.md").read_text("utf-8")
+    assert "boiler.md" in docs and "pancakes.txt" in docs
+    (chat,) = (tmp_path / "md" / "conversations").glob("*.md")
+    assert "What is the gate code?" in chat.read_text("utf-8")
+
+
+def test_tera_export_markdown(tmp_path: Path, tiny_settings: Settings) -> None:
+    home = tmp_path / "home"
+    assert run(home, tiny_settings, "remember", FACTS[0]).returncode == 0
+    done = run(home, tiny_settings, "export", "--markdown", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "Wrote 1 fact" in done.stdout
+    assert FACTS[0] in (tmp_path / "out" / "facts.md").read_text("utf-8")
+    (tmp_path / "file").write_text("x")
+    refused = run(home, tiny_settings, "export", "--markdown", str(tmp_path / "file"))
+    assert refused.returncode == 1 and "is a file" in refused.stderr

@@ -448,3 +448,67 @@ def _swap(new: Path, target: Path) -> None:
         os.replace(target, old)
     os.replace(new, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+# ---- a readable export --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MarkdownExport:
+    folder: Path
+    facts: int
+    documents: int
+    conversations: int
+
+
+def _md_line(text: str) -> str:
+    """One line of plain text for a list item: whitespace collapsed, Markdown escaped."""
+    import re
+
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", line)
+
+
+def _file_name(title: str, taken: set[str]) -> str:
+    import re
+
+    stem = re.sub(r"[^\w-]+", "-", title.casefold()).strip("-")[:60] or "chat"
+    name, n = f"{stem}.md", 2
+    while name in taken:
+        name, n = f"{stem}-{n}.md", n + 1
+    taken.add(name)
+    return name
+
+
+def export_markdown(engine: Any, folder: str | os.PathLike[str]) -> MarkdownExport:
+    """Facts, the list of documents and every saved conversation as plain Markdown files a
+    person can read without Tera: ``facts.md``, ``documents.md``, ``conversations/*.md``."""
+    from tera_desktop.core.atomic import write_text_atomic
+    from tera_desktop.core.conversations import export_markdown as chat_markdown
+
+    out = Path(folder).expanduser()
+    if out.exists() and not out.is_dir():
+        raise BackupError(f"{out} is a file, not a folder.")
+    chats_dir = out / "conversations"
+    chats_dir.mkdir(parents=True, exist_ok=True)
+    facts = engine.facts()
+    lines = ["# Facts", "", f"*{len(facts)} facts, newest first.*", ""]
+    for f in facts:
+        mark = " *(replaced by a newer fact)*" if f.superseded_by else ""
+        lines.append(f"- {_md_line(f.text)} — {f.created_at[:10]}{mark}")
+    write_text_atomic(out / "facts.md", "\n".join(lines) + "\n")
+    docs = engine.documents()
+    lines = ["# Documents", "", f"*{len(docs)} documents in memory.*", ""]
+    for d in docs:
+        lines.append(
+            f"- {_md_line(d.title or Path(d.source).name)} — `{d.source.replace('`', '')}` "
+            f"({d.chunks} chunks, added {d.created_at[:10]})"
+        )
+    write_text_atomic(out / "documents.md", "\n".join(lines) + "\n")
+    store = engine.conversations
+    taken: set[str] = set()
+    count = 0
+    for summary in store.list():
+        conv = store.load(summary.id)
+        name = _file_name(f"{conv.created_at[:10]}-{conv.title}", taken)
+        write_text_atomic(chats_dir / name, chat_markdown(conv))
+        count += 1
+    return MarkdownExport(out, len(facts), len(docs), count)
