@@ -167,10 +167,15 @@ def test_forget_one_and_forget_all(qtbot, make_window, monkeypatch) -> None:  # 
 
 def test_declining_to_forget_keeps_everything(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     window = make_window()
-    monkeypatch.setattr(window, "confirm", lambda title, text: False)
+    asked: list[str] = []
+    monkeypatch.setattr(window, "confirm", lambda title, text: asked.append(text) or False)
     remember(qtbot, window, "my cat is blue")
+    started: list[str] = []
+    monkeypatch.setattr(window, "run_worker", lambda name, *_a, **_k: started.append(name))
     window.memory.forget_all_action.trigger()
-    qtbot.wait(200)
+    # asked and declined before trigger() returns, and no work started: nothing to wait for
+    assert asked and "Forget everything" in asked[0]
+    assert started == []
     assert window.engine.count() == 1
 
 
