@@ -14,6 +14,8 @@ Nothing but MCP frames goes to stdout: logs go to tera.log (``core/logs.setup_lo
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -26,6 +28,7 @@ log = logging.getLogger("tera.mcp")
 
 T = TypeVar("T")
 
+EXIT_INTERRUPTED = 130  # as the tera command after Ctrl-C, SIGTERM or SIGHUP
 RELEASE_AFTER_S = 3.0  # the memory is let go after this many idle seconds (for the window)
 MAX_K = 50
 MAX_TEXT = 20_000  # characters a fact given to ``remember`` may have
@@ -61,6 +64,7 @@ class MemoryTools:
         self._timer: threading.Timer | None = None
         self._finished_forgets = False
         self._window_lock = InstanceLock.for_paths(app.paths)
+        self._stop = threading.Event()  # set when the client goes: an answer being written stops
         self.closed = False
 
     # ---- one call at a time, the memory let go when idle ----------------------------------------
@@ -127,13 +131,21 @@ class MemoryTools:
                 log.exception("closing the memory failed")
             log.info("memory released")
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = -1) -> None:
+        """Stop a running answer, close the memory and the models (``timeout_s``: how long to
+        wait for a running call; -1 waits for it)."""
         self.closed = True
-        with self._call_lock:
+        self._stop.set()
+        locked = self._call_lock.acquire(timeout=timeout_s)
+        try:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            self.app.close()
+            if not self.app.closed:
+                self.app.close()
+        finally:
+            if locked:
+                self._call_lock.release()
 
     # ---- the tools ------------------------------------------------------------------------------
     def search(
@@ -162,7 +174,10 @@ class MemoryTools:
             search_only, why = _search_only(engine)
             done: AnswerDone | None = None
             sources: list[Any] = []
-            for event in ask_once(engine, question, top_k=top_k, search_only=search_only):
+            events = ask_once(
+                engine, question, cancel=self._stop, top_k=top_k, search_only=search_only
+            )
+            for event in events:
                 if isinstance(event, SourcesFound):
                     sources = event.sources
                 elif isinstance(event, AnswerDone):
@@ -296,6 +311,17 @@ def _search_only(engine: Any) -> tuple[bool, str]:
     return False, ""
 
 
+def _exit_when_closed(tools: MemoryTools) -> None:
+    """After SIGTERM or SIGHUP: close the memory (a running call stops first), then exit. The
+    server's own loop may be blocked reading stdin, so this does not wait for it."""
+    try:
+        tools.close(timeout_s=30)
+        log.info("mcp server stopped (signal)")
+    finally:
+        logging.shutdown()
+        os._exit(EXIT_INTERRUPTED)
+
+
 # ---- the MCP server -----------------------------------------------------------------------------
 def build_server(tools: MemoryTools, *, allow_writes: bool) -> Any:
     """The MCP server (the SDK's ``MCPServer``) with Tera's tools."""
@@ -408,9 +434,21 @@ def serve(paths: Any, *, allow_writes: bool = False) -> int:
         )
     server = build_server(tools, allow_writes=allow_writes)
     log.info("mcp server started (writes %s)", "allowed" if allow_writes else "refused")
+
+    def stop(signum: int, frame: object) -> None:  # SIGTERM / SIGHUP: the client is going
+        tools._stop.set()  # an answer being written stops at its next token
+        threading.Thread(target=_exit_when_closed, args=(tools,), daemon=True).start()
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                old[getattr(signal, name)] = signal.signal(getattr(signal, name), stop)
     try:
         anyio.run(server.run_stdio_async)
     finally:
         tools.close()
         log.info("mcp server stopped")
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
     return 0

@@ -318,3 +318,28 @@ def test_readme_snippets_for_each_client_parse_and_run_tera_mcp() -> None:
             assert server["command"].endswith("/.venv/bin/tera")
             assert server["args"][0] == "mcp"
             assert set(server["args"]) <= {"mcp", "--allow-writes"}
+
+
+def test_sigterm_stops_the_server_cleanly(tera: Tera) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tera_desktop.cli", "mcp"],
+        env=tera.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        while "mcp server started" not in tera.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "mcp server started" in tera.log()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT) == 130  # stopped as by Ctrl-C, after closing the memory
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.stdout is not None and proc.stdout.read() == b""  # nothing but MCP on stdout
+    assert "mcp server stopped" in tera.log() and "Traceback" not in tera.log()
