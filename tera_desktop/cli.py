@@ -309,11 +309,12 @@ def _upload(args: argparse.Namespace, engine: Any) -> int:
                         "path": event.path,
                         "status": event.status,
                         "chunks": event.chunks,
-                        "reason": event.reason,
+                        "reason": event.cli_reason,
                     }
                 )
             elif event.reason:
-                print(f"{event.status:<10} {safe(event.path, one_line=True)}: {safe(event.reason)}")
+                reason = safe(event.cli_reason)
+                print(f"{event.status:<10} {safe(event.path, one_line=True)}: {reason}")
             else:
                 chunks = plural(event.chunks, "chunk")
                 print(f"{event.status:<10} {safe(event.path, one_line=True)} ({chunks})")

@@ -234,7 +234,8 @@ def test_without_a_speech_model_audio_is_skipped_and_nothing_else_is_affected(
     assert by_name["notes.txt"].status == "added"
     memo = by_name["memo.wav"]
     assert memo.status == SKIPPED
-    assert "tera models download whisper-base" in memo.reason
+    assert memo.reason == "Speech model missing" and memo.action == "setup-models"
+    assert "tera models download whisper-base" in memo.cli_reason  # the CLI's words
     assert engine.count() == 1
     # without any speech source at all (ingest called directly), the same
     plain = [
@@ -242,7 +243,7 @@ def test_without_a_speech_model_audio_is_skipped_and_nothing_else_is_affected(
         for e in ingest([docs / "memo.wav"], engine.embedder, engine.store)
         if isinstance(e, FileResult)
     ]
-    assert plain[0].status == SKIPPED and "speech-to-text model" in plain[0].reason
+    assert plain[0].status == SKIPPED and plain[0].reason == "Speech model missing"
 
 
 def test_a_broken_local_model_fails_the_recording_with_the_reason(

@@ -255,7 +255,7 @@ def test_unreadable_vanishing_and_too_large_files_fail_with_reasons(
     assert "Permission denied" in res["locked.txt"].reason
     assert "disappeared" in res["vanishing.txt"].reason
     assert res["big.txt"].status == SKIPPED
-    assert "too large" in res["big.txt"].reason and "max_file_mb" in res["big.txt"].reason
+    assert "too large" in res["big.txt"].reason and "max_file_mb" in res["big.txt"].cli_reason
     assert engine.count() == 1
 
 

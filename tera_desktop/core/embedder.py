@@ -22,7 +22,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from tera_desktop.core import models
-from tera_desktop.core.errors import ConfigError, ModelLoadError, ModelMissingError
+from tera_desktop.core.errors import (
+    ACTION_SETUP_MODELS,
+    ConfigError,
+    ModelLoadError,
+    ModelMissingError,
+)
 from tera_desktop.core.heap import release_memory
 from tera_desktop.core.paths import Paths
 
@@ -123,6 +128,7 @@ def resolve_embedding(paths: Paths, name_or_folder: str) -> EmbeddingSpec:
             raise ModelMissingError(
                 f"The embedding model {entry.name} is not on this computer.",
                 f"Run `tera models download {entry.name}`, or put its files ({files}) in {target}.",
+                action=ACTION_SETUP_MODELS,
             )
         return EmbeddingSpec(
             name=entry.name,

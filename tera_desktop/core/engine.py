@@ -147,6 +147,7 @@ class Engine:
                     f"downloaded ({exc.message}).",
                     f"Put its files ({files}) in {models.model_dir(self.paths, entry)}, "
                     "or set TERA_EMBEDDING_MODEL to a local model folder.",
+                    action="setup-models",
                 ) from None
             return self.embedding_spec()
 
@@ -298,7 +299,11 @@ class Engine:
                 return finished
             if item_id in self._finished_ids:  # finished as this run opened the memory
                 return ForgetResult(0)
-            raise NotFoundError(f"Nothing in memory has the id {item_id}.", "See `tera list`.")
+            raise NotFoundError(
+                "That is not in memory any more: it may have been forgotten already.",
+                f"Nothing in memory has the id {item_id}; see `tera list`.",
+                action="list",
+            )
         hit = hits[0]
         if hit.kind == "document":  # an id of a document chunk forgets the whole document
             return self._forget(
@@ -320,7 +325,9 @@ class Engine:
         if self.store.document(path) is None and self.store.document(str(source)) is not None:
             path = str(source)
         if self.store.document(path) is None:
-            raise NotFoundError(f"No document from {path} is in memory.", "See `tera list`.")
+            raise NotFoundError(
+                f"No document from {path} is in memory.", "See `tera list`.", action="list"
+            )
         if keep_ignoring:
             IgnoreList(self.paths).add(path)
         return self._forget(

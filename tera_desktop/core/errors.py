@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+# What the user can do about an error, as a key each front end words its own way: the CLI's
+# ``hint`` names its command, the window names its menu item or offers a button.
+ACTION_SETUP_MODELS = "setup-models"  # get or choose a model (the window: File → Set Up Models…)
+ACTION_LIST = "list"  # see what is in memory (the window: the memory list)
+ACTION_SETTINGS = "settings"  # change a setting (the window: File → Settings…)
+
 
 class TeraError(Exception):
-    """Base class: ``str(err)`` is one line a person can act on."""
+    """Base class: ``str(err)`` is one line a person can act on.
+
+    ``message`` says what happened (no command, no raw id); ``hint`` is the CLI's advice (it may
+    name a ``tera`` command); ``action`` (an ``ACTION_*`` key or None) is what to do, which
+    each front end renders its own way."""
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, action: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.action = action
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
@@ -77,8 +88,15 @@ class ServerError(GenerationError):
     """A model server could not be used; ``reason`` says why: "unreachable", "auth", "model",
     "timeout", "no-stream", "cut", "http" (any other HTTP error), "protocol" (not OpenAI's API)."""
 
-    def __init__(self, message: str, hint: str | None = None, *, reason: str = "http") -> None:
-        super().__init__(message, hint)
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        reason: str = "http",
+        action: str | None = None,
+    ) -> None:
+        super().__init__(message, hint, action=action)
         self.reason = reason
 
 

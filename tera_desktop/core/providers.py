@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from tera_desktop.core import models
 from tera_desktop.core.embedder import Embedder, EmbeddingSpec, FastEmbedEmbedder, resolve_embedding
-from tera_desktop.core.errors import ConfigError, ModelMissingError
+from tera_desktop.core.errors import ACTION_SETUP_MODELS, ConfigError, ModelMissingError
 from tera_desktop.core.generator import Generator, LlamaGenerator
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.secrets import LLM_API_KEY, get_secret
@@ -47,6 +47,7 @@ def resolve_llm(paths: Paths, value: str) -> Path:
                 f"Run `tera models download {entry.name}` ({entry.size / 1e9:.1f} GB), or "
                 f"`tera models import FILE.gguf`, or put {entry.files[0].name} in "
                 f"{models.model_dir(paths, entry)}.",
+                action=ACTION_SETUP_MODELS,
             )
         return Path(found)
     imported = paths.llm_models / (value if value.endswith(".gguf") else f"{value}.gguf")

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tera_desktop.core import models
 from tera_desktop.core.errors import (
+    ACTION_SETTINGS,
+    ACTION_SETUP_MODELS,
     Cancelled,
     ConfigError,
     IngestError,
@@ -107,6 +109,7 @@ def check_model_dir(folder: Path) -> Path:
         raise ModelLoadError(
             f"{folder} is not a faster-whisper speech model: {', '.join(missing)} missing.",
             HOW_TO_GET,
+            action=ACTION_SETTINGS,
         )
     return folder
 
@@ -117,7 +120,9 @@ def resolve_speech(paths: Paths, value: str) -> Path:
     Raises ModelMissingError (with how to get a model) when none is set or it is not here."""
     value = value.strip()
     if not value:
-        raise ModelMissingError("No speech-to-text model is set.", HOW_TO_GET)
+        raise ModelMissingError(
+            "No speech-to-text model is set.", HOW_TO_GET, action=ACTION_SETUP_MODELS
+        )
     entry = models.CATALOG.get(value)
     if entry is not None and entry.kind == models.KIND_SPEECH:
         found = models.installed_path(paths, entry)
@@ -127,16 +132,21 @@ def resolve_speech(paths: Paths, value: str) -> Path:
                 f"Run `tera models download {entry.name}` ({entry.size / 1e6:.0f} MB) or "
                 f"download it in Settings, or put its files in "
                 f"{models.model_dir(paths, entry)}.",
+                action=ACTION_SETUP_MODELS,
             )
         return Path(found)
     folder = Path(value).expanduser()
     if folder.is_dir():
         return check_model_dir(folder.resolve())
     if folder.exists() or os.sep in value or value.startswith((".", "~")):
-        raise ModelMissingError(f"There is no speech model folder at {folder}.", HOW_TO_GET)
+        raise ModelMissingError(
+            f"There is no speech model folder at {folder}.", HOW_TO_GET, action=ACTION_SETTINGS
+        )
     known = ", ".join(n for n, m in models.CATALOG.items() if m.kind == models.KIND_SPEECH)
     raise ConfigError(
-        f"Unknown speech model {value!r}.", f"Use one of: {known}; or a local model folder."
+        f"Unknown speech model {value!r}.",
+        f"Use one of: {known}; or a local model folder.",
+        action=ACTION_SETTINGS,
     )
 
 

@@ -25,6 +25,7 @@ from tera_desktop.core.errors import ModelMissingError, TeraError
 from tera_desktop.core.session import ChatSession
 from tera_desktop.ui.chat import ChatPanel, MessageView
 from tera_desktop.ui.conversation_list import ConversationList
+from tera_desktop.ui.error_text import error_text
 from tera_desktop.workers import Worker
 
 log = logging.getLogger("tera.ui.chat")
@@ -44,6 +45,7 @@ class ChatController(QObject):
     answer_finished = Signal()
     conversation_changed = Signal(str)  # the open conversation's id
     notified = Signal(str, bool)  # message, is_error
+    action_offered = Signal(str)  # what the user can do about the last error (ACTION_* key)
 
     def __init__(
         self,
@@ -181,7 +183,7 @@ class ChatController(QObject):
         try:
             conv = store.load(conv_id)
         except TeraError as exc:
-            self.notify(str(exc), True)
+            self.notify(error_text(exc), True)
             return
         name = "".join(c if c.isalnum() or c in " -_" else "_" for c in conv.title)[:60].strip()
         start = str(Path(QDir.homePath()) / f"{name or 'Tera chat'}.md")
@@ -260,13 +262,18 @@ class ChatController(QObject):
             view.finish(stopped=event.stopped)
 
     def _on_answer_error(self, exc: object) -> None:
-        message = str(exc) if isinstance(exc, TeraError) else f"Something went wrong: {exc!r}"
+        if isinstance(exc, TeraError):
+            message = error_text(exc)
+        else:
+            message = f"Something went wrong: {exc!r}"
         if self._view is not None:
             self._view.set_progress("")
             self._view.show_error(message)
         if isinstance(exc, ModelMissingError):
             self.search_only = True
         self.notify(message, True)
+        if isinstance(exc, TeraError) and exc.action:
+            self.action_offered.emit(exc.action)
 
     def _on_answer_aborted(self) -> None:
         view = self._view

@@ -37,6 +37,7 @@ from tera_desktop.core.ingest import (
     FileResult,
 )
 from tera_desktop.core.units import plural
+from tera_desktop.ui.error_text import with_action
 from tera_desktop.ui.safe_text import one_line, set_plain, tooltip
 
 LOG_LIMIT = 2000
@@ -59,15 +60,21 @@ def error_color(palette: QPalette) -> QColor:
     return QColor(ERROR_RED_DARK if dark else ERROR_RED)
 
 
+def reason_text(result: FileResult) -> str:
+    """A file's reason in the window's words: what to do is a menu item, never a command."""
+    return with_action(result.reason, result.action) if result.reason else ""
+
+
 def describe(result: FileResult) -> str:
     """One line of the per-file log: "✓ a.md: added (3 chunks)", "✗ b.pdf: <reason>"."""
     name = Path(result.path).name or result.path
+    said = reason_text(result)
     if result.status == FAILED:
-        return one_line(f"✗ {name}: {result.reason or 'failed'}")
+        return one_line(f"✗ {name}: {said or 'failed'}")
     if result.status in (ADDED, UPDATED):
-        note = f" — {result.reason}" if result.reason else ""
+        note = f" — {said}" if said else ""
         return one_line(f"✓ {name}: {result.status} ({plural(result.chunks, 'chunk')}){note}")
-    reason = f": {result.reason}" if result.reason else ""
+    reason = f": {said}" if said else ""
     return one_line(f"– {name}: {result.status}{reason}")
 
 
@@ -350,7 +357,7 @@ class IngestLogDialog(QDialog):
             problems_first = sorted(run.results, key=lambda r: _LOG_RANK.get(r.status, 2))
             for result in problems_first:
                 item = QListWidgetItem(describe(result))
-                item.setToolTip(tooltip(f"{result.path}\n{result.reason or result.status}"))
+                item.setToolTip(tooltip(f"{result.path}\n{reason_text(result) or result.status}"))
                 item.setData(Qt.ItemDataRole.UserRole, result.status)
                 if result.status == FAILED:
                     item.setForeground(red)

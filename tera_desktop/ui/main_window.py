@@ -19,7 +19,14 @@ from typing import Any, cast
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QSplitter, QTabWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+)
 
 from tera_desktop import APP_NAME
 from tera_desktop.core import app as core_app
@@ -35,7 +42,7 @@ from tera_desktop.core.app import (
 )
 from tera_desktop.core.conversations import Conversation
 from tera_desktop.core.engine import Engine
-from tera_desktop.core.errors import ModelMissingError, StoreError, TeraError
+from tera_desktop.core.errors import ACTION_SETUP_MODELS, ModelMissingError, StoreError, TeraError
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings
@@ -43,6 +50,7 @@ from tera_desktop.core.units import plural
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
 from tera_desktop.ui.conversation_list import ConversationList
+from tera_desktop.ui.error_text import error_text
 from tera_desktop.ui.file_drops import FileDropFilter, local_files
 from tera_desktop.ui.first_run import FirstRunDialog
 from tera_desktop.ui.gui_gc import collect_on_gui_thread
@@ -124,6 +132,7 @@ class MainWindow(QMainWindow):
             self.session, self.chat, self.chats, self.run_worker, self
         )
         self.chat_controller.notified.connect(self._on_chat_notified)
+        self.chat_controller.action_offered.connect(self._on_action_offered)
         self.chat_controller.answer_finished.connect(self.answer_finished)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.sidebar)
@@ -137,6 +146,12 @@ class MainWindow(QMainWindow):
         self.model_label.setObjectName("modelStatus")
         self.count_label = QLabel("")
         self.count_label.setObjectName("memoryCount")
+        # shown beside an error whose action is getting a model (never a terminal command)
+        self.setup_button = QPushButton("Set Up Models…")
+        self.setup_button.setObjectName("statusSetupButton")
+        self.setup_button.setAccessibleName("Open the model setup")
+        self.setup_button.hide()
+        self.statusBar().addPermanentWidget(self.setup_button)  # a message hides plain widgets
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.count_label)
 
@@ -161,6 +176,7 @@ class MainWindow(QMainWindow):
             load_llm=self.load_llm,
             load_embedding=self._load_embedding,
         )
+        self.setup_button.clicked.connect(self._on_setup_button_clicked)
         self.library = LibraryController(  # adding files, watched folders, forgetting
             self.shell, self.memory, lambda: self.memory_count
         )
@@ -218,15 +234,29 @@ class MainWindow(QMainWindow):
         """The one channel for messages to the user."""
         (log.warning if error else log.info)("%s", message)
         self.statusBar().setStyleSheet("color: #c0392b;" if error else "")
+        self.setup_button.hide()  # it belongs to the message it came with
         show_status(self.statusBar(), message, 0 if error else timeout_ms)
 
     def _on_worker_error(self, exc: object) -> None:
         if isinstance(exc, TeraError):
-            self.notify(str(exc), error=True)
+            self.notify(error_text(exc), error=True)
+            if exc.action:
+                self._on_action_offered(exc.action)
         else:
             self.notify(
                 f"Something went wrong: {exc!r}. Details are in {self.paths.log_file}.", error=True
             )
+
+    @Slot(str)
+    def _on_action_offered(self, action: str) -> None:
+        """After an error's message: a button for what the window can do about it."""
+        if action == ACTION_SETUP_MODELS:
+            self.setup_button.show()
+
+    @Slot()
+    def _on_setup_button_clicked(self) -> None:
+        self.setup_button.hide()
+        self.setup.show_model_setup()
 
     def confirm(self, title: str, text: str) -> bool:
         return ask_yes_no(self, title, text)  # plain text: labels may hold memory text
@@ -323,7 +353,7 @@ class MainWindow(QMainWindow):
             self.notify(self.setup.waiting_text())
             return
         if isinstance(exc, StoreError):
-            self.notify(str(exc), error=True)
+            self.notify(error_text(exc), error=True)
             show_error(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
             return
         self._on_worker_error(exc)
@@ -359,7 +389,7 @@ class MainWindow(QMainWindow):
         if isinstance(exc, ModelMissingError):
             self.setup.offer("llm", str(exc))
         else:
-            self.notify(str(exc), error=True)
+            self.notify(error_text(exc) if isinstance(exc, TeraError) else str(exc), error=True)
 
     def _set_llm_state(self, state: str, detail: str = "") -> None:
         """Show a language-model state (tests use it to simulate one)."""

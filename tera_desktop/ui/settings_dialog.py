@@ -135,7 +135,7 @@ class SettingsDialog(QDialog):
         self.speech_combo.setCurrentText(settings.speech_model)
         self.speech_combo.setToolTip(
             "Transcribes voice notes and recordings on this computer (faster-whisper): a catalog "
-            "model (tera models download NAME) or a folder with a CTranslate2 Whisper model."
+            "model or a folder with a CTranslate2 Whisper model."
         )
         self.speech_language_combo = QComboBox()
         self.speech_language_combo.setEditable(True)

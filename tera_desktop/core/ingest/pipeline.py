@@ -24,7 +24,13 @@ from typing import Any, ParamSpec
 from tera_desktop.core import clock
 from tera_desktop.core.clock import format_clock
 from tera_desktop.core.embedder import Embedder
-from tera_desktop.core.errors import Cancelled, IngestError, TeraError, UnsupportedFileError
+from tera_desktop.core.errors import (
+    ACTION_SETTINGS,
+    Cancelled,
+    IngestError,
+    TeraError,
+    UnsupportedFileError,
+)
 from tera_desktop.core.heap import release_memory
 from tera_desktop.core.ingest.chunker import TokenCounter, chunk_text
 from tera_desktop.core.ingest.extractors import (
@@ -75,12 +81,25 @@ class FileResult:
     path: str
     status: str  # added | updated | unchanged | failed | skipped | removed
     chunks: int = 0
-    reason: str = ""
+    reason: str = ""  # what happened, in words any front end shows (no command, no raw id)
     doc_id: str = ""
+    hint: str = ""  # the CLI's advice (may name a `tera` command)
+    action: str = ""  # what to do, as core/errors.py's ACTION_* key (the window words it)
 
     @property
     def ok(self) -> bool:
         return self.status != FAILED
+
+    @property
+    def cli_reason(self) -> str:
+        """The reason with the CLI's advice after it."""
+        return f"{self.reason} {self.hint}" if self.hint else self.reason
+
+
+def _failed(source: str, exc: TeraError) -> FileResult:
+    return FileResult(
+        source, FAILED, reason=exc.message, hint=exc.hint or "", action=exc.action or ""
+    )
 
 
 @dataclass(frozen=True)
@@ -325,7 +344,7 @@ def ingest(
         except TeraError as exc:
             for p in pending:
                 done += 1
-                yield FileResult(p.source, FAILED, reason=str(exc))
+                yield _failed(p.source, exc)
             pending.clear()
             pending_chunks = 0
             return
@@ -357,7 +376,7 @@ def ingest(
                 store.replace_document(doc_id, chunks)
             except TeraError as exc:
                 done += 1
-                yield FileResult(p.source, FAILED, reason=str(exc))
+                yield _failed(p.source, exc)
                 continue
             done += 1
             chunks_done += n
@@ -394,10 +413,11 @@ def ingest(
                 )
         except Cancelled:
             raise
-        except UnsupportedFileError as exc:
-            result = FileResult(key, SKIPPED, reason=str(exc))
         except IngestError as exc:
-            result = FileResult(key, FAILED, reason=str(exc))
+            status = SKIPPED if isinstance(exc, UnsupportedFileError) else FAILED
+            result = FileResult(
+                key, status, reason=exc.message, hint=exc.hint or "", action=exc.action or ""
+            )
         except OSError as exc:
             reason = _friendly_os_error(exc)
             result = FileResult(key, SKIPPED if reason == LOOP_REASON else FAILED, reason=reason)
@@ -471,6 +491,7 @@ def _prepare(
         raise UnsupportedFileError(
             f"The file is too large ({format_mb(size)}; the limit is {format_mb(max_file_bytes)}).",
             "Raise max_file_mb in Settings to add it.",
+            action=ACTION_SETTINGS,
         )
     with open(path, "rb") as fh:
         data = fh.read(max_file_bytes + 1)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from tera_desktop.core.clock import format_clock
 from tera_desktop.core.errors import (
+    ACTION_SETTINGS,
+    ACTION_SETUP_MODELS,
     ConfigError,
     IngestError,
     ModelLoadError,
@@ -138,13 +140,21 @@ def extract_audio(path: Path, ctx: ExtractContext) -> Iterator[ExtractProgress |
     """Transcribe ``path`` and yield progress (seconds done of total), then the chunks."""
     if ctx.speech is None:
         raise UnsupportedFileError(
-            "Not transcribed: no speech-to-text model is set up.",
+            "Speech model missing",
             "Download one with `tera models download whisper-base` (145 MB) or in Settings.",
+            action=ACTION_SETUP_MODELS,
         )
     try:
         transcriber = ctx.speech.transcriber()
-    except (ModelMissingError, ConfigError) as exc:
-        raise UnsupportedFileError(f"Not transcribed: {exc.message}", exc.hint) from None
+    except ModelMissingError as exc:  # the CLI's hint keeps which model and where
+        hint = f"{exc.message} {exc.hint}" if exc.hint else exc.message
+        raise UnsupportedFileError(
+            "Speech model missing", hint, action=exc.action or ACTION_SETUP_MODELS
+        ) from None
+    except ConfigError as exc:
+        raise UnsupportedFileError(
+            f"Not transcribed: {exc.message}", exc.hint, action=exc.action or ACTION_SETTINGS
+        ) from None
     key = _file_key(path)
     with _SILENT_LOCK:
         if key is not None and key in _SILENT:  # a watched folder's music: heard once already
