@@ -23,7 +23,7 @@ from tera_desktop.core.assistant import AnswerDone, Reading, Source, SourcesFoun
 from tera_desktop.core.conversations import Conversation, export_markdown
 from tera_desktop.core.errors import ModelMissingError, TeraError
 from tera_desktop.core.session import ChatSession
-from tera_desktop.ui.chat import ChatPanel, MessageView
+from tera_desktop.ui.chat import ROLE_NOTICE, ChatPanel, MessageView
 from tera_desktop.ui.conversation_list import ConversationList
 from tera_desktop.ui.error_text import error_text
 from tera_desktop.workers import Worker
@@ -39,6 +39,9 @@ def reading_text(event: Reading) -> str:
     n = event.sources
     what = f"{n} source{'s' if n != 1 else ''}" if n else "the question"
     return f"Reading {what}… {round(100 * event.fraction)}%"
+
+
+NO_ANSWER_TEXT = "Stopped: no answer."  # a saved question whose answer never came
 
 
 class ChatController(QObject):
@@ -97,16 +100,22 @@ class ChatController(QObject):
             return
         view = self.chat.chat_view
         view.clear()
-        for message in conversation.messages:
+        messages = conversation.messages
+        for i, message in enumerate(messages):
             item = view.add_message(message.role, message.text)
             if message.role != "assistant":
                 item.finish()
+                following = messages[i + 1] if i + 1 < len(messages) else None
+                if following is None or following.role != "assistant":  # stopped before a word
+                    view.add_message(ROLE_NOTICE, NO_ANSWER_TEXT).finish()
                 continue
             if message.error:
                 item.show_error(message.error)
                 continue
             item.finish(stopped=message.stopped)
             sources = ChatSession.saved_sources(message)
+            if sources and not message.no_memory:
+                item.set_evidence(sources)  # as when it was asked: the best sentence of each
             item.set_sources(sources, no_memory=message.no_memory)
             checks = message.checks or {}
             item.set_checks(checks.get("unsupported", ()), checks.get("removed_citations", ()))

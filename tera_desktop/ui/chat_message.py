@@ -238,7 +238,7 @@ class MessageView(QFrame):
     def set_evidence(self, sources: Sequence[Source]) -> None:
         """Show, at once, the sentence(s) of each source that best match the question."""
         rows = []
-        for source in sources:
+        for source in sorted(sources, key=lambda s: s.number):  # rank order, as the chips
             sentence = " ".join(source.evidence) or source.text
             label = html.escape(_evidence_name(source))
             rows.append(
