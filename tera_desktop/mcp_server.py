@@ -121,15 +121,11 @@ class MemoryTools:
 
     def _release(self) -> None:
         """Close the memory (the folder lock goes with it); the models stay loaded."""
-        engine = self.app.engine
-        with engine._lock, engine._store_lock:
-            store, engine._store = engine._store, None
-        if store is not None:
-            try:
-                store.close()
-            except Exception:  # closing must never take the server down
-                log.exception("closing the memory failed")
-            log.info("memory released")
+        try:
+            self.app.engine.release_store()
+        except Exception:  # closing must never take the server down
+            log.exception("closing the memory failed")
+        log.info("memory released")
 
     def close(self, timeout_s: float = -1) -> None:
         """Stop a running answer, close the memory and the models (``timeout_s``: how long to

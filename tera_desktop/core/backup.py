@@ -161,8 +161,9 @@ def backup(
                 members[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
             store = engine.store
-            lock = getattr(engine, "_store_lock", None) or contextlib.nullcontext()
-            with lock:  # one point in time: the app's ingestion and forgets wait for the export
+            with (
+                engine.store_held()
+            ):  # one point in time: the app's ingestion and forgets wait for the export
                 dim, model = _store_identity(engine, spec)
                 lines, vectors = [], []
                 for hit in _export(store):

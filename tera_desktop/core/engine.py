@@ -178,6 +178,18 @@ class Engine:
             assert self._store is not None
             return self._store
 
+    def release_store(self) -> None:
+        """Close the memory (its folder lock goes with it) and keep the models loaded: the next
+        call that needs the memory opens it again (``tera mcp`` lets the window open it)."""
+        with self._lock, self._store_lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    def store_held(self) -> threading.RLock:
+        """Hold this to keep every other store call waiting: one point in time (a backup)."""
+        return self._store_lock
+
     def _store_shape(self) -> tuple[int, str]:
         """The embedding size and model name to open the store with. Listing and forgetting need
         no embedding model: when it cannot be found, an existing memory's own record is used
