@@ -391,17 +391,31 @@ def _claims(answer: str) -> list[str]:
     return found
 
 
+# what a source's words may carry between their letters: markup, entities, soft hyphens and
+# zero-width characters (HTML, PDFs); any dash counts as one (``_norm`` drops "-")
+_MARKUP = re.compile(r"<[^<>\n]{1,200}>|&(?:[a-z]{2,8}|#\d{1,6}|#x[0-9a-f]{1,5});|[*_`~|]", re.I)
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+_DASHES = re.compile("[\u2010-\u2015\u2212]")
+
+
+def _plain(text: str) -> str:
+    """``text`` as words only: markup and invisible characters out (a tag or entity is a space:
+    "Object<br>Notation" is two words), every dash "-"."""
+    return _DASHES.sub("-", _MARKUP.sub(" ", _INVISIBLE.sub("", text)))
+
+
 def unsupported_claims(answer: str, texts: Iterable[str]) -> list[str]:
-    """The claims in ``answer`` that none of ``texts`` (sources, the question) contains."""
-    haystack = _norm(" ".join(texts))
+    """The claims in ``answer`` that none of ``texts`` (sources, the question) contains, words
+    compared whatever whitespace, line breaks or markup stand between them in a source."""
+    haystack = _norm(_plain(" ".join(texts)))
     out: list[str] = []
     for claim in _claims(answer):
-        key = _norm(claim)
+        key = _norm(_plain(claim))
         if not key:
             continue
         if key in haystack:
             continue
-        if " " in claim and all(_norm(part) in haystack for part in claim.split()):
+        if " " in claim and all(_norm(_plain(part)) in haystack for part in claim.split()):
             continue
         out.append(claim)
     return out
@@ -446,8 +460,8 @@ def check_answer(
     # only a finished answer that said nothing: an empty one (stopped before the first word)
     # or a cut one stays as it is
     if answer and not cut and source_texts and 1 in valid and _says_nothing(answer, question):
-        best = " ".join(source_texts[0].split())
-        if best and len(best) <= QUOTE_MAX_CHARS:
+        best = _quotable(source_texts[0], question)  # "[1]" alone: its best sentence
+        if best:
             answer, quoted = f"{best} [1]", True
             work.cited = [1]
     unsupported = unsupported_claims(answer, [*source_texts, question])
@@ -473,6 +487,22 @@ _FILLER = re.compile(
     r"\b(?:here\s+is|here's)\s+(?:the|my)\s+answer\s*:?|\bquestion\s*:|\banswer\s*:",
     re.I,
 )
+
+
+def _quotable(text: str, question: str) -> str:
+    """What of a source can stand as the answer: all of it when short (a fact, a message), else
+    its sentence sharing most of the question's words (the first on a tie); "" if none is short."""
+    whole = " ".join(text.split())
+    if len(whole) <= QUOTE_MAX_CHARS:
+        return whole
+    asked = {w.casefold()[:5] for w in re.findall(r"\w{3,}", question)} - {"what", "which", "where"}
+    best, best_score = "", 0
+    for sentence in re.split(r"(?<=[.!?])\s+", whole):
+        words = {w.casefold()[:5] for w in re.findall(r"\w{3,}", sentence)}
+        score = len(words & asked)
+        if score > best_score and len(sentence) <= QUOTE_MAX_CHARS:
+            best, best_score = sentence, score
+    return best
 
 
 def _says_nothing(answer: str, question: str) -> bool:
