@@ -575,101 +575,30 @@ def _models(args: argparse.Namespace, paths: Any, settings: Any) -> int:
 
 def _repair(args: argparse.Namespace, paths: Any, settings: Any) -> int:
     """Keep the damaged store as it is (moved aside), read what it still holds in a bounded
-    child process, and rebuild: facts re-embedded from their text, documents (and watched
-    folders) read again from their files still on disk."""
-    import time
+    child process, and rebuild (``core/repair.py``, which the window's Repair button runs too)."""
+    from tera_desktop.core.repair import RepairResult, repair_memory
 
-    from tera_desktop.core import store_health
-    from tera_desktop.core.engine import Engine
-    from tera_desktop.core.errors import StoreLockedError
-    from tera_desktop.core.ingest import FAILED, FileResult
-    from tera_desktop.core.instance import InstanceLock
+    result = RepairResult()
+    if not settings.qdrant_url:
+        from tera_desktop.core.embedder import resolve_embedding
 
-    if settings.qdrant_url:
-        raise TeraError(
-            "tera repair rebuilds the memory kept on this computer; this one is on a Qdrant "
-            "server.",
-            "Restore it with the server's own snapshots.",
-        )
-    health = store_health.check_store_folder(paths.store)
-    if health.ok and not args.force:
-        print(
-            f"The memory at {paths.store} is intact ({health.files_checked} files checked): "
-            "nothing to repair."
-        )
+        try:  # the embedding model is needed to rebuild: fetch it first, with progress
+            resolve_embedding(paths, settings.embedding_model)
+        except TeraError:
+            from tera_desktop.core.engine import Engine
+
+            with Engine(paths, settings) as engine:
+                engine.ensure_embedding_model(on_progress=_progress_printer())
+    for step in repair_memory(paths, settings, force=args.force):
+        if isinstance(step, RepairResult):
+            result = step
+        else:
+            print(safe(step, one_line=True), flush=True)
+    if result.nothing_to_do:
+        print(f"The memory at {paths.store} is intact: nothing to repair.")
         return 0
-    if not health.ok:
-        print(f"The memory at {paths.store} is damaged:")
-        for damage in health.damage[:20]:
-            print(f"  {safe(damage, one_line=True)}")
-    app_lock = InstanceLock.for_paths(paths)
-    store_lock = InstanceLock(paths.store / "store.lock")
-    if not app_lock.acquire():
-        raise StoreLockedError("Tera is running.", "Close the Tera window, then run tera repair.")
-    try:
-        if paths.store.exists() and not store_lock.acquire():
-            raise StoreLockedError(
-                "Another Tera command has the memory open.", "Run tera repair when it has ended."
-            )
-        store_lock.release()
-        kept = paths.data / f"memory-damaged-{time.strftime('%Y%m%d-%H%M%S')}"
-        if paths.store.exists():
-            os.replace(paths.store, kept)
-            print(f"The damaged memory is kept, as it was, in {kept}")
-            print("Reading what it still holds…", flush=True)
-            found = store_health.salvage(kept, {"TERA_EMBEDDING_MODEL": settings.embedding_model})
-        else:
-            found = store_health.Salvage(error="there is no memory folder")
-        if found.error:
-            print(f"It cannot be read: {safe(found.error, one_line=True)}.")
-        else:
-            print(
-                f"It still holds {plural(len(found.facts), 'fact')} and "
-                f"{plural(len(found.documents), 'document')}."
-            )
-        engine = Engine(paths, settings)
-        try:
-            engine.ensure_embedding_model(on_progress=_progress_printer())
-            facts = 0
-            new_ids: dict[str, str] = {}
-            for fact in found.facts:
-                remembered = engine.remember(fact["text"], supersede=False)
-                facts += remembered.is_new
-                if fact.get("id"):
-                    new_ids[fact["id"]] = remembered.id
-            _restore_superseded(engine, found.facts, new_ids)
-            on_disk = [d for d in dict.fromkeys(found.documents) if Path(d).is_file()]
-            folders = [f for f in settings.watched_folders if Path(f).is_dir()]
-            gone = len(set(found.documents)) - len(on_disk)
-            added = failed = 0
-            for event in engine.upload([*on_disk, *folders]):
-                if isinstance(event, FileResult):
-                    failed += event.status == FAILED
-                    added += event.status != FAILED
-            total = engine.count()
-        finally:
-            engine.close()
-    finally:
-        app_lock.release()
-    print(
-        f"Rebuilt: {plural(facts, 'fact')} and {plural(added, 'file')} "
-        f"({plural(failed, 'file')} failed, {plural(gone, 'document')} whose file is gone). "
-        f"Tera now holds {plural(total, 'memory', 'memories')}."
-    )
-    return EXIT_PARTIAL if failed or found.error else 0
-
-
-def _restore_superseded(engine: Any, facts: list[dict[str, str]], new_ids: dict[str, str]) -> None:
-    """Mark again, with the rebuilt facts' ids, each fact the damaged memory held as replaced."""
-    from datetime import UTC, datetime
-
-    from tera_desktop.core.supersede import mark
-
-    when = datetime.now(UTC).isoformat(timespec="milliseconds")
-    for fact in facts:
-        older, newer = new_ids.get(fact.get("id", "")), new_ids.get(fact.get("superseded_by", ""))
-        if older and newer and older != newer:
-            mark(engine.store, older, newer, when)
+    print(result.summary)
+    return EXIT_PARTIAL if result.files_failed or result.unreadable else 0
 
 
 def _info(paths: Any, settings: Any) -> int:

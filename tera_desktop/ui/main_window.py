@@ -46,6 +46,7 @@ from tera_desktop.core.errors import ACTION_SETUP_MODELS, ModelMissingError, Sto
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings
+from tera_desktop.core.store_health import StoreDamagedError
 from tera_desktop.core.units import plural
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
@@ -352,11 +353,46 @@ class MainWindow(QMainWindow):
             self.setup.offer("embedding", str(exc))
             self.notify(self.setup.waiting_text())
             return
+        if isinstance(exc, StoreDamagedError):
+            self.notify(exc.message, error=True)
+            if self.confirm(
+                "Repair your memory",
+                f"Tera cannot open its memory: {exc.message}\n\nRepair it now? The damaged "
+                "memory is kept as it is in your data folder; facts and the documents whose files "
+                "are still on this computer are read again.",
+            ):
+                self.repair_memory()
+            return
         if isinstance(exc, StoreError):
             self.notify(error_text(exc), error=True)
             show_error(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
             return
         self._on_worker_error(exc)
+
+    def repair_memory(self) -> None:
+        """Rebuild a damaged memory (core/repair.py) on a worker, then open it again."""
+        from tera_desktop.core.repair import RepairResult, repair_memory
+
+        self.memory.setEnabled(False)
+        app = self.app
+
+        def said(step: object) -> None:
+            if isinstance(step, RepairResult):
+                self.notify(step.summary, timeout_ms=0)
+            else:
+                self.statusBar().showMessage(str(step))
+
+        def done() -> None:
+            self.memory.setEnabled(True)
+            if not self.closing:
+                self.start()
+
+        self.run_worker(
+            "repair",
+            lambda _c: repair_memory(app.paths, app.settings, app_lock_held=True),
+            yielded=said,
+            finished=done,
+        )
 
     def _on_embedding_ready(self) -> None:
         """The embedding model is loaded: store the facts that waited, read the files that
