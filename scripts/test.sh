@@ -9,7 +9,8 @@
 # The fast lane, for work in progress (a few minutes on 2 cores):
 #   bash scripts/test.sh --fast [pytest args...]
 # reuses .venv when it already has the package and the test tools (else installs), then ruff,
-# mypy, lint-imports and pytest without the integration and install tests; no chaos, no bundle.
+# mypy, lint-imports and pytest without the integration, install and slow tests (markers in
+# pyproject.toml); no chaos, no bundle. Extra arguments go to pytest in both lanes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\n==> test.sh: %s\n' "$*"; }
@@ -40,8 +41,9 @@ say "mypy"
 say "lint-imports (the layers: pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports --cache-dir .cache/import-linter  # .cache is git-ignored
 if [[ -n "$fast" ]]; then
-  say "pytest, fast lane (not integration, not install)"
-  .venv/bin/python -m pytest -m "not integration and not install" "$@"
+  say "pytest, fast lane (not integration, not install, not slow)"
+  export TERA_FAST_LANE=1  # tests may shrink themselves (e.g. fewer Hypothesis examples)
+  .venv/bin/python -m pytest -m "not integration and not install and not slow" "$@"
   say "fast lane passed in $((SECONDS - START)) s"
   exit 0
 fi

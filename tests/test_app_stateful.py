@@ -16,6 +16,7 @@ in CI within a known time.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -203,7 +204,7 @@ class AppMachine(RuleBasedStateMachine):
 
 
 AppMachine.TestCase.settings = settings(
-    max_examples=10,
+    max_examples=3 if os.environ.get("TERA_FAST_LANE") else 10,  # scripts/test.sh --fast: a taste
     stateful_step_count=12,
     deadline=None,
     derandomize=True,
