@@ -38,8 +38,14 @@ duration() {  # seconds -> "45 s" / "3 min 20 s"
 }
 
 LOG="$ROOT/.venv/install.log"
-BUILD_MESSAGE="Building llama.cpp (about 6–10 minutes on 2 cores, once; later installs reuse it)…"
+# measured here: 5 min 13 s on 2 quiet cores; 13-14 min while other work shared the machine
+BUILD_MESSAGE="Building llama.cpp (about 5 minutes on 2 cores, up to 15 when the machine is busy; once, later installs reuse it)…"
+BUILD_QUIET_S=${TERA_BUILD_QUIET_S:-300}  # past this: still building, as on a busy machine
+BUILD_BUSY_S=${TERA_BUILD_BUSY_S:-900}  # past this: longer than measured, still working
+BEAT_S=${TERA_INSTALL_BEAT_S:-20}
 building_announced=""
+build_start=0
+build_notes=0
 # run_logged WHAT CMD...: CMD in the background, its output to $LOG; every 20 s a line with the
 # elapsed time and the latest progress (the build step [N/M], or what pip is fetching).
 run_logged() {
@@ -52,13 +58,24 @@ run_logged() {
   local last_beat=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
-    if ((SECONDS - last_beat >= 20)) && kill -0 "$pid" 2>/dev/null; then
+    if ((SECONDS - last_beat >= BEAT_S)) && kill -0 "$pid" 2>/dev/null; then
       last_beat=$SECONDS
       local recent progress=""
       recent=$(tail -n +"$((from + 1))" "$LOG" 2>/dev/null || true)
       if [[ -z "$building_announced" ]] && grep -q "Building wheel for llama" <<<"$recent"; then
         building_announced=1
+        build_start=$SECONDS
         say "$BUILD_MESSAGE"
+      fi
+      if [[ -n "$building_announced" ]]; then
+        local built=$((SECONDS - build_start))
+        if ((build_notes == 0 && built >= BUILD_QUIET_S)); then
+          build_notes=1
+          say "Still building llama.cpp ($(duration "$built") so far): a busy machine takes up to 15 minutes."
+        elif ((build_notes == 1 && built >= BUILD_BUSY_S)); then
+          build_notes=2
+          say "Still building llama.cpp ($(duration "$built") so far), longer than the usual 5–15 minutes: it is still working (its output: $LOG)."
+        fi
       fi
       local ninja
       ninja=$(grep -oE '\[[0-9]+/[0-9]+\]' <<<"$recent" | tail -n 1 || true)
@@ -191,6 +208,7 @@ else
         "Install one and CMake (Debian/Ubuntu: sudo apt-get install build-essential cmake), then run this script again."
     fi
     building_announced=1
+    build_start=$SECONDS
     say "$BUILD_MESSAGE"
     say "(no ready-made wheel on PyPI; pip keeps the one it builds in its cache)"
   fi
