@@ -192,10 +192,25 @@ def test_disk_space_thresholds(paths: Paths, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_data_folder_size(paths: Paths) -> None:
     (paths.data / "conversations").mkdir(parents=True)
-    (paths.data / "conversations" / "c.json").write_bytes(b"x" * 5000)
+    chat = paths.data / "conversations" / "c.json"
+    chat.write_bytes(b"x" * 5000)
     check = doctor.check_data_folder(paths)
     assert check.status == OK
-    assert "conversations 5.0 KB" in check.detail
+    on_disk = doctor.format_bytes(doctor.disk_bytes(chat.stat()))  # whole blocks, as du
+    assert f"conversations {on_disk}" in check.detail
+
+
+def test_data_folder_size_counts_blocks_not_the_length_of_sparse_files(paths: Paths) -> None:
+    """Issue 24.5: the store's preallocated (sparse) files made 45 memories "245 MB"."""
+    store = paths.data / "store"
+    store.mkdir(parents=True)
+    with (store / "segment.bin").open("wb") as fh:
+        fh.write(b"x" * 4096)
+        fh.truncate(200 * 10**6)  # 200 MB long, one block written
+    size = doctor.folder_size(paths.data)
+    assert size < 10**6, size
+    assert size == sum(doctor.disk_bytes(p.stat()) for p in store.iterdir())
+    assert doctor.format_bytes(size) in doctor.check_data_folder(paths).detail
 
 
 def test_report_text_and_json() -> None:

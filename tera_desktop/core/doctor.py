@@ -115,8 +115,16 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f} GB"  # pragma: no cover - the loop returns
 
 
+def disk_bytes(st: os.stat_result) -> int:
+    """What a file takes on disk (512-byte blocks, POSIX), else its length."""
+    blocks = getattr(st, "st_blocks", None)
+    return blocks * 512 if isinstance(blocks, int) else st.st_size
+
+
 def folder_size(folder: Path) -> int:
-    """Bytes in the files under ``folder`` (symlinks not followed; unreadable parts skipped)."""
+    """Bytes the files under ``folder`` take on disk, as ``du`` counts them: allocated blocks, so a
+    sparse file (the store preallocates) counts what it holds, not its length (symlinks not
+    followed; unreadable parts skipped; the length where the system has no block count)."""
     total = 0
     stack = [folder]
     while stack:
@@ -128,7 +136,7 @@ def folder_size(folder: Path) -> int:
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(Path(entry.path))
                         elif entry.is_file(follow_symlinks=False):
-                            total += entry.stat(follow_symlinks=False).st_size
+                            total += disk_bytes(entry.stat(follow_symlinks=False))
         except OSError:
             continue
     return total
