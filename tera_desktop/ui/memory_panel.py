@@ -103,6 +103,11 @@ __all__ = [  # the sidebar's names, importable from here as before the rows move
 OPENING_TEXT = "Opening your memory…"
 
 
+# before a waiting line: a clock face that DejaVu Sans (the fonts Tera needs) has; "⏳" is not in
+# it and showed as a missing-glyph box
+WAITING_MARK = "◷"
+
+
 class MemoryPanel(QWidget):
     remember_requested = Signal(str)
     forget_requested = Signal(str, str, str)  # kind, fact id | document source | folder, label
@@ -638,8 +643,8 @@ class MemoryPanel(QWidget):
         if texts:
             verb = "waits" if len(texts) == 1 else "wait"
             lines.append(
-                f"⏳ {plural(len(texts), 'fact')} {verb} for the embedding model and will be "
-                "stored when it is ready: "
+                f"{WAITING_MARK} {plural(len(texts), 'fact')} {verb} for the embedding model "
+                "and will be stored when it is ready: "
                 + "; ".join(one_line(t, 60) for t in texts[:3])
                 + ("; …" if len(texts) > 3 else "")
             )
@@ -647,8 +652,8 @@ class MemoryPanel(QWidget):
             verb = "waits" if len(files) == 1 else "wait"
             names = [one_line(Path(f).name or f, 40) for f in files[:3]]
             lines.append(
-                f"⏳ {plural(len(files), 'file or folder', 'files or folders')} {verb} for the "
-                "embedding model and will be read when it is ready: "
+                f"{WAITING_MARK} {plural(len(files), 'file or folder', 'files or folders')} {verb} "
+                "for the embedding model and will be read when it is ready: "
                 + ", ".join(names)
                 + (", …" if len(files) > 3 else "")
             )

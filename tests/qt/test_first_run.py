@@ -26,6 +26,7 @@ from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
 from tera_desktop.ui import first_run as first_run_mod
 from tera_desktop.ui.first_run import FirstRunDialog, show_first_run
+from tera_desktop.ui.memory_panel import WAITING_MARK
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")
 
@@ -406,7 +407,9 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
     assert first.app.waiting.texts() == ["the spare key is under the blue pot"]
     assert "the spare key is under the blue pot" in paths.pending_facts_file.read_text()
     assert stored == [] and first.memory.remember_edit.text() == ""
-    assert first.memory.pending_text().startswith("⏳ 1 fact waits for the embedding model")
+    assert first.memory.pending_text().startswith(
+        f"{WAITING_MARK} 1 fact waits for the embedding model"
+    )
     assert "the spare key is under the blue pot" in first.memory.pending_text()
     first.close()  # quit before the model is ready
 
@@ -455,8 +458,8 @@ def test_files_added_before_the_model_is_ready_wait_and_are_read_once_it_is(
     assert first.app.waiting.files() == [str(notes / "boiler.txt"), str(notes / "bike.md")]
     assert first.library.ingest_worker is None  # nothing was started, nothing failed
     assert first.memory.pending_text().startswith(
-        "⏳ 2 files or folders wait for the embedding model and will be read when it is ready: "
-        "boiler.txt, bike.md"
+        f"{WAITING_MARK} 2 files or folders wait for the embedding model and will be read when "
+        "it is ready: boiler.txt, bike.md"
     )
     first.close()  # quit before the model is ready
 
