@@ -26,6 +26,11 @@ held-out: never tuned on), each memory of a half built fresh:
 - near-miss declined: Tera itself says "nothing in memory" or "none of them says …" (decided
   before any model is asked, so the figure does not depend on the model's wording);
 - false declines: the same on questions the memory does answer.
+
+And the update sets v2 (``dev_updates_v2.json``: tuned on; ``heldout_updates_v2.json``: frozen
+before tuning, sha256 pinned in ``tests/test_eval_sets.py``; ``--updates-v2``), see
+``eval_updates_v2``: update recognised, update top-1, answer names only the current value, false
+updates on look-alikes and on rival facts.
 """
 
 from __future__ import annotations
@@ -371,13 +376,137 @@ def eval_table(halves: list[dict[str, Any]]) -> Table:
     return t
 
 
+# ---- the update sets v2 (issue 21): dev_updates_v2 (tuned on), heldout_updates_v2 (frozen) ----
+UPDATE_SETS_V2 = ("dev_updates_v2", "heldout_updates_v2")
+
+
+def load_update_set_v2(name: str) -> dict[str, Any]:
+    import json
+
+    from tera_desktop.testing.conversation_sets import eval_set_path
+
+    path = eval_set_path("dev").parent / f"{name}.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def eval_updates_v2(
+    name: str, embedding: Path, gguf: Path, threads: int, with_answers: bool
+) -> dict[str, Any]:
+    """Score one update set v2: in one memory every older fact and rival, then every newer fact
+    (recognised: it replaced exactly its older fact; a rival that replaces anything, or a newer
+    fact that replaces a rival, is a false update); the
+    question's best source holds the current value; SmolLM2's checked answer names the current
+    value and not the stale one. In a second memory the look-alikes: every first fact, then
+    every second; a second that replaces anything is a false update."""
+    from tera_desktop.core.session import ChatSession
+
+    data = load_update_set_v2(name)
+    updates, looks = data["updates"], data["look_alikes"]
+    failures: dict[str, list[str]] = {
+        "recognised": [], "update_top1": [], "update_answer": [], "false_update": [],
+    }  # fmt: skip
+    recognised = top1 = answered = false_in_updates = false_in_looks = flagged_stale = 0
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = _engine(tmp, embedding, gguf, threads)
+        for item in updates:
+            engine.remember(item["old"])
+            for rival in item["rivals"]:  # a rival is another thing: it replaces nothing
+                replaced = engine.remember(rival).replaces
+                if replaced is not None:
+                    false_in_updates += 1
+                    failures["false_update"].append(f"{item['id']}: {replaced.text!r}")
+        for item in updates:
+            result = engine.remember(item["new"])
+            replaced = result.replaces.text if result.replaces is not None else ""
+            recognised += replaced == item["old"]
+            if replaced != item["old"]:
+                failures["recognised"].append(f"{item['id']}: replaced {replaced!r}")
+            if replaced and replaced != item["old"]:
+                false_in_updates += 1
+                failures["false_update"].append(f"{item['id']}: {replaced!r}")
+        for item in updates:
+            found = ChatSession(engine, persist=False).find(item["question"])
+            top = found.hits[0].text if found.hits else ""
+            ok = _has(top, item["current"])
+            top1 += ok
+            if not ok:
+                failures["update_top1"].append(f"{item['id']}: {top!r}")
+            if with_answers:
+                done = _ask(ChatSession(engine, persist=False), item["question"], search_only=False)
+                text = done.text if done is not None else ""
+                ok = _has(text, item["current"]) and not _has(text, item["stale"])
+                answered += ok
+                if done is not None and getattr(done.checks, "stale", None):
+                    flagged_stale += 1
+                if not ok:
+                    failures["update_answer"].append(f"{item['id']}: {text!r}")
+        engine.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = _engine(tmp, embedding, gguf, threads)
+        for item in looks:
+            engine.remember(item["first"])
+        for item in looks:
+            result = engine.remember(item["second"])
+            if result.replaces is not None:
+                false_in_looks += 1
+                failures["false_update"].append(f"{item['id']}: {result.replaces.text!r}")
+        engine.close()
+    n = len(updates)
+    return {
+        "split": name,
+        "n": {"updates": n, "look_alikes": len(looks)},
+        "update_recognised": _rate(recognised, n),
+        "update_top1": _rate(top1, n),
+        "update_answer_current_only": _rate(answered, n) if with_answers else None,
+        "update_answers_flagged_stale": flagged_stale if with_answers else None,
+        "false_updates_look_alikes": _rate(false_in_looks, len(looks)),
+        "false_updates_rivals": false_in_updates,
+        "failures": failures,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def updates_v2_table(sets: list[dict[str, Any]]) -> Table:
+    t = Table("metric", *(s["split"] for s in sets), "target (held-out)")
+    rows = (
+        ("update_recognised", "= 1.00"),
+        ("update_top1", "= 1.00"),
+        ("update_answer_current_only", ">= 0.9"),
+        ("false_updates_look_alikes", "= 0"),
+        ("false_updates_rivals", "= 0"),
+    )
+    for key, target in rows:
+        cells = []
+        for s in sets:
+            v = s[key]
+            size = (
+                s["n"]["look_alikes"] if key == "false_updates_look_alikes" else s["n"]["updates"]
+            )
+            cells.append(
+                "-" if v is None else f"{v:.3f} ({size})" if isinstance(v, float) else str(v)
+            )
+        t.add(key, *cells, target)
+    return t
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--no-answers", action="store_true", help="retrieval only (no LLM)")
     p.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "conversation.json")
     p.add_argument(
-        "--split", choices=("dev", "heldout", "both"), default="both", help="evaluation set half"
+        "--split",
+        choices=("dev", "heldout", "both", "v2", "none"),
+        default="both",
+        help="evaluation set v1 half (both: the two v1 halves; v2 or none: no v1 half)",
+    )
+    p.add_argument(
+        "--updates-v2",
+        choices=("dev", "heldout", "both", "none"),
+        default="both",
+        help="update sets v2 (dev_updates_v2: tuned on; heldout_updates_v2: frozen)",
     )
     p.add_argument(
         "--project-sets", action="store_true", help="also the project's own conversation sets"
@@ -391,23 +520,38 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     models = default_models()
-    splits = ("dev", "heldout") if args.split == "both" else (args.split,)
+    splits = {"both": ("dev", "heldout"), "v2": (), "none": ()}.get(args.split, (args.split,))
     halves = [
         eval_half(s, models["embedding"], models["gguf"], args.threads, not args.no_answers)
         for s in splits
     ]
-    print("Evaluation set (issue 21): dev = tuned on, heldout = never tuned on")
-    print(eval_table(halves))
-    print()
+    v2_names = {"both": UPDATE_SETS_V2, "none": ()}.get(
+        args.updates_v2, (f"{args.updates_v2}_updates_v2",)
+    )
+    v2 = [
+        eval_updates_v2(n, models["embedding"], models["gguf"], args.threads, not args.no_answers)
+        for n in v2_names
+    ]
+    if halves:
+        print("Evaluation set (issue 21): dev = tuned on, heldout = never tuned on")
+        print(eval_table(halves))
+        print()
+    if v2:
+        print("Update sets v2 (issue 21): dev_updates_v2 = tuned on, heldout_updates_v2 = frozen")
+        print(updates_v2_table(v2))
+        print()
     if args.failures:
-        for h in halves:
-            if h["split"] != "dev":
+        for h in [*halves, *v2]:
+            if h["split"] not in ("dev", "dev_updates_v2"):
                 continue
             for kind, items in h["failures"].items():
                 for line in items:
                     print(f"[{h['split']}] {kind}: {line}")
         print()
-    out: dict[str, Any] = {"eval_set": {h["split"]: h for h in halves}}
+    out: dict[str, Any] = {
+        "eval_set": {h["split"]: h for h in halves},
+        "updates_v2": {h["split"]: h for h in v2},
+    }
     if args.project_sets:
         result = run(models["embedding"], models["gguf"], args.threads, not args.no_answers)
         for table in tables(result):

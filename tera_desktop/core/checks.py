@@ -236,12 +236,24 @@ def asked_kind(question: str) -> AnswerKind | None:
     q = " ".join(question.split())
     for kind in ANSWER_KINDS:
         if kind.asks.search(q):
+            if kind.name in ("phone", "email") and _ASKS_HOW_MUCH.search(q):
+                return _PRICE  # "How much is my phone contract?" asks a price, not a number
             return kind
     return None
 
 
+_ASKS_HOW_MUCH = re.compile(r"\bhow much (?:is|are|was|were|does|do|did|will)\b", re.I)
+_PRICE = next(k for k in ANSWER_KINDS if k.name == "price")
+
+
+_SAYS_CANCELLED = re.compile(r"\b(?:cancel+ed|called off|scrapped|axed)\b", re.I)
+
+
 def holds_kind(text: str, kind: str) -> bool:
-    """Whether ``text`` holds a value of answer kind ``kind`` (see ``ANSWER_KINDS``)."""
+    """Whether ``text`` holds a value of answer kind ``kind`` (see ``ANSWER_KINDS``). A text
+    that says the thing was cancelled answers any kind ("When is the barbecue?" "Called off.")."""
+    if _SAYS_CANCELLED.search(text):
+        return True
     if kind == "email":
         return bool(_HOLDS_EMAIL.search(text))
     plain = _HOLDS_URL.sub(" ", _HOLDS_EMAIL.sub(" ", text))  # an address is not a place or code
@@ -418,6 +430,12 @@ def unsupported_claims(answer: str, texts: Iterable[str]) -> list[str]:
         if " " in claim and all(_norm(_plain(part)) in haystack for part in claim.split()):
             continue
         out.append(claim)
+    # an email address is exact: "kweiss@…" is not "k.weiss@…" (which ``_norm`` makes equal)
+    exact = " ".join(texts).casefold()
+    for m in _HOLDS_EMAIL.finditer(answer):
+        email = m.group(0).rstrip(".")
+        if email.casefold() not in exact and email not in out:
+            out.append(email)
     return out
 
 
@@ -466,6 +484,15 @@ def check_answer(
             work.cited = [1]
     unsupported = unsupported_claims(answer, [*source_texts, question])
     stale = stale_values(answer, source_texts, superseded_texts) if superseded_texts else []
+    # after an update, an answer that gives the old value as current, or a value no source
+    # holds (a small model that garbles "k.weiss@…" or mixes the two facts), is replaced by the
+    # best current source, quoted and cited, when it is short (a fact); ``stale`` keeps what
+    # the model said
+    if (stale or (superseded_texts and unsupported)) and not cut and not quoted:
+        best = " ".join(source_texts[0].split()) if source_texts and 1 in valid else ""
+        if best and len(best) <= QUOTE_MAX_CHARS:
+            answer, quoted, unsupported = f"{best} [1]", True, []
+            work.cited = [1]
     if cut:
         answer = answer.rstrip() + " " + CUT_MARK if answer else CUT_MARK
     check = AnswerCheck(
