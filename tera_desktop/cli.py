@@ -185,6 +185,17 @@ def safe(text: object, *, one_line: bool = False) -> str:
     return str(text).translate(_ONE_LINE if one_line else _CONTROLS)
 
 
+_PROGRESS = {"open": False}  # a progress line is on stderr without its line end yet
+
+
+def _end_progress_line() -> None:
+    """End an unfinished progress line, so what follows (an error) starts on its own line."""
+    if _PROGRESS["open"]:
+        _PROGRESS["open"] = False
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
 def _progress_printer() -> Any:
     last = {"pct": -1}
 
@@ -197,9 +208,10 @@ def _progress_printer() -> Any:
                 f"\rDownloading {progress.file}: {pct:3d}% "
                 f"({progress.done / MB:.1f}/{progress.total / MB:.1f} MB{eta})   "
             )
+            _PROGRESS["open"] = True
             sys.stderr.flush()
             if progress.done >= progress.total:
-                sys.stderr.write("\n")
+                _end_progress_line()
 
     return show
 
@@ -718,6 +730,7 @@ def _say_error(error: object) -> None:
     """One line on stderr: no key or password in it, no control character from memory."""
     from tera_desktop.core.secrets import mask_secrets
 
+    _end_progress_line()
     print(f"tera: {safe(mask_secrets(str(error)), one_line=True)}", file=sys.stderr)
 
 
@@ -732,6 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
+        _end_progress_line()
         print("tera: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
