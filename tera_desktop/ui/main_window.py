@@ -226,7 +226,11 @@ class MainWindow(QMainWindow):
         self, name: str, fn: Callable[[threading.Event], Any], **handlers: Callable[..., None]
     ) -> Worker:
         """Start ``fn`` on a worker; ``handlers`` (yielded/returned/errored/aborted/finished) run on
-        the GUI thread. Errors without a handler go to ``notify``."""
+        the GUI thread. Errors without a handler go to ``notify``. After ``shutdown()`` nothing
+        starts (the worker is returned unstarted)."""
+        if self._shutdown_done:  # an answer's end arriving as the app quits: nothing new runs
+            log.info("not started after shutdown: %s", name)
+            return create_worker(fn, name=name, start=False)
         handlers.setdefault("errored", self._on_worker_error)
         connect = cast("Handlers[Any, Any]", handlers)
         return create_worker(fn, name=name, connect=connect, manager=self.workers, parent=self)
