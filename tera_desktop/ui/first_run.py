@@ -57,7 +57,7 @@ from tera_desktop.core.model_setup import (
 from tera_desktop.core.models import KIND_EMBEDDING, KIND_LLM, CatalogModel
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
-from tera_desktop.ui.safe_text import plain_label, set_plain
+from tera_desktop.ui.safe_text import plain_label, set_plain, tooltip
 from tera_desktop.workers.base import Worker, WorkerManager
 
 log = logging.getLogger("tera.ui.setup")
@@ -149,6 +149,18 @@ class _ModelRow(QWidget):
         parts = [display_name(model), license_name(model), "runs on this computer"]
         set_plain(self.detail_label, " · ".join(p for p in parts if p))
         set_plain(self.size_label, format_size(model.size) if model.size > 0 else "")
+
+    def set_own(self, path: Path) -> None:
+        """The user's own folder or file stands in for the catalog model: name it, not the
+        catalog's model, license and size."""
+        name = Path(path).name or str(path)
+        set_plain(self.detail_label, f"{name} (your {self.own_noun}) · runs on this computer")
+        self.detail_label.setToolTip(tooltip(str(path)))
+        set_plain(self.size_label, "")
+
+    @property
+    def own_noun(self) -> str:
+        return "file" if self.kind == "llm" else "folder"
 
     @property
     def ready(self) -> bool:
@@ -564,7 +576,9 @@ class FirstRunDialog(QDialog):
             inside = Path(path).resolve().is_relative_to(self._paths.models.resolve())
         except OSError:
             inside = False
-        row.set_status("✓ Ready" if inside else "✓ Using your folder")
+        if not inside:
+            row.set_own(path)
+        row.set_status("✓ Ready" if inside else f"✓ Using your {row.own_noun}")
         self.model_ready.emit(row.kind, str(path))
 
     def _after_ready(self) -> None:

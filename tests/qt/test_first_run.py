@@ -198,9 +198,9 @@ def test_download_gets_both_models_with_one_progress_view(
     qtbot.waitUntil(lambda: window.llm_state == "ready", timeout=30_000)
     qtbot.waitUntil(lambda: window.app.embedding_ready, timeout=30_000)
     assert (window.settings.embedding_model, window.settings.llm_model) == (EMB, LLM)
-    with qtbot.waitSignal(window.memories_changed, timeout=30_000):
-        _type_fact(qtbot, window, "the gate code is 4512")
-    assert window.memory_count == 1
+    _type_fact(qtbot, window, "the gate code is 4512")
+    # an earlier listing (the embedding model's) may end first: wait for the count itself
+    qtbot.waitUntil(lambda: window.memory_count == 1, timeout=30_000)
 
 
 def test_no_internet_is_said_in_plain_words(
@@ -337,6 +337,12 @@ def test_i_have_model_files(
     file_dialog.answer = str(tiny_embedding)
     _click(qtbot, dialog.row("embedding").choose_button)
     assert dialog.row("embedding").status_label.text() == "✓ Using your folder"
+    # the row names the folder, not the catalog's model, license and size (issue 24.5)
+    own = dialog.row("embedding")
+    assert own.detail_label.text() == (
+        f"{tiny_embedding.name} (your folder) · runs on this computer"
+    )
+    assert own.size_label.text() == "" and str(tiny_embedding) in own.detail_label.toolTip()
     assert not dialog.error_label.isVisible() and dialog.isVisible()
     assert not dialog.row("embedding").choose_button.isVisible()
     assert dialog.models_label.text().startswith("Tera needs one more model.")
