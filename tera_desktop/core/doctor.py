@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from tera_desktop import __version__
 from tera_desktop.core import models
 from tera_desktop.core.errors import (
+    ACTION_SETTINGS,
+    ACTION_SETUP_MODELS,
     ModelMissingError,
     StoreLockedError,
     TeraError,
@@ -95,10 +97,11 @@ class Check:
     name: str
     status: str
     detail: str
-    fix: str = ""
+    fix: str = ""  # the CLI's words (may name a `tera` command)
+    action: str = ""  # what to do as core/errors.py's ACTION_* key (the window words it)
 
     def as_json(self) -> dict[str, str]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "action"}
 
 
 # ---- small helpers ------------------------------------------------------------------------------
@@ -381,9 +384,16 @@ def check_embedding_model(paths: Paths, settings: Settings, engine: Engine | Non
             FAIL,
             f"{exc.message} Without it Tera cannot remember or search.",
             exc.hint or "Start Tera: it offers to download the model.",
+            action=exc.action or ACTION_SETUP_MODELS,
         )
     except TeraError as exc:
-        return Check(name, FAIL, exc.message, exc.hint or "Choose another model in Settings.")
+        return Check(
+            name,
+            FAIL,
+            exc.message,
+            exc.hint or "Choose another model in Settings.",
+            action=exc.action or ACTION_SETTINGS,
+        )
     where = f"{spec.name} ({spec.dim}-d) in {spec.folder}"
     try:
         embedder = engine.embedder if engine is not None else FastEmbedEmbedder(spec, threads=1)
@@ -396,6 +406,7 @@ def check_embedding_model(paths: Paths, settings: Settings, engine: Engine | Non
             FAIL,
             f"{where} does not load: {exc.message}",
             exc.hint or "Download it again (tera models download NAME) or choose another.",
+            action=exc.action or ACTION_SETUP_MODELS,
         )
     except Exception as exc:
         return Check(
@@ -403,6 +414,7 @@ def check_embedding_model(paths: Paths, settings: Settings, engine: Engine | Non
             FAIL,
             f"{where} does not load: {exc}",
             "Download it again (tera models download NAME) or choose another.",
+            action=ACTION_SETUP_MODELS,
         )
     return Check(name, OK, f"{where}: loads and embeds")
 
@@ -422,9 +434,16 @@ def check_language_model(paths: Paths, settings: Settings, engine: Engine | None
             WARN,
             f"{exc.message} Tera still remembers and searches, but writes no answers.",
             exc.hint or "Start Tera: it offers to download a model.",
+            action=exc.action or ACTION_SETUP_MODELS,
         )
     except TeraError as exc:
-        return Check(name, FAIL, exc.message, exc.hint or "Choose another model in Settings.")
+        return Check(
+            name,
+            FAIL,
+            exc.message,
+            exc.hint or "Choose another model in Settings.",
+            action=exc.action or ACTION_SETTINGS,
+        )
     size = format_bytes(path.stat().st_size)
     if engine is not None and engine.generator_loaded:
         return Check(name, OK, f"{path} ({size}): loaded in this window")
@@ -682,6 +701,7 @@ def masked(check: Check, secrets: Sequence[str] = ()) -> Check:
         check.status,
         mask_secrets(check.detail, secrets),
         mask_secrets(check.fix, secrets),
+        check.action,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from tera_desktop.core import doctor
 from tera_desktop.core.paths import Paths
+from tera_desktop.ui.error_text import window_fix
 from tera_desktop.workers.base import Worker, WorkerManager
 
 if TYPE_CHECKING:
@@ -139,6 +141,7 @@ class DoctorDialog(QDialog):
     # ---- slots ---------------------------------------------------------------------------------
     @Slot(object)
     def _on_check_done(self, check: doctor.Check) -> None:
+        check = replace(check, fix=window_fix(check.fix, check.action))  # no CLI command here
         self._checks.append(check)
         if not self._closing:
             self.text.appendPlainText(doctor.format_check(check))

@@ -46,6 +46,17 @@ def with_action(message: str, action: str | None, hint: str | None = None) -> st
     return message
 
 
+def window_fix(fix: str, action: str | None) -> str:
+    """A fix in the window's words: the action's menu item when the CLI's fix names a command,
+    else its sentences that name no command or id ("" if none is left)."""
+    if not names_cli_or_id(fix):
+        return fix
+    if action in ACTION_SENTENCES:
+        return ACTION_SENTENCES[action]
+    kept = [s for s in re.split(r"(?<=[.!?])\s+", fix) if not names_cli_or_id(s)]
+    return " ".join(kept)
+
+
 def error_text(exc: TeraError) -> str:
     """What the window says for a core error."""
     return with_action(exc.message, exc.action, exc.hint)

@@ -53,7 +53,9 @@ def test_problems_show_with_their_fix(qtbot, paths: Paths) -> None:
     assert [c.name for c in failed] == ["Embedding model"]
     text = dialog.text.toPlainText()
     assert "[FAIL] Embedding model" in text
-    assert "fix: Run `tera models download BAAI/bge-small-en-v1.5`" in text
+    # the window's words, never a terminal command (issue 24.2); Copy copies the same
+    assert "fix: Get one with File → Set Up Models…" in text
+    assert "tera models" not in text and "tera models" not in dialog.report_text()
     assert "problem to fix" in dialog.status_label.text()
     assert workers.shutdown(10)
 

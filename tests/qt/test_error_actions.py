@@ -126,3 +126,17 @@ def test_an_answer_error_with_a_model_action_offers_the_button(  # type: ignore[
     message = window.statusBar().currentMessage()
     assert not names_cli_or_id(message), message
     assert window.setup_button.isVisible()
+
+
+def test_a_fix_in_the_window_names_no_command() -> None:
+    from tera_desktop.ui.error_text import window_fix
+
+    assert window_fix("Run `tera models download x`.", "setup-models") == (
+        "Get one with File → Set Up Models…"
+    )
+    assert window_fix(
+        "Nothing is wrong. Run `tera doctor` again when that command has finished.", None
+    ) == ("Nothing is wrong.")
+    assert window_fix("Choose another model in Settings.", "settings") == (
+        "Choose another model in Settings."
+    )
