@@ -41,6 +41,7 @@ from tera_desktop.core.models import KIND_EMBEDDING, KIND_LLM
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.secrets import secret_location
 from tera_desktop.core.settings import Settings
+from tera_desktop.ui.error_text import error_text
 from tera_desktop.ui.open_file import launch
 from tera_desktop.workers.base import Worker, WorkerManager
 
@@ -302,7 +303,7 @@ class SettingsDialog(QDialog):
         try:
             self._result = self._build()
         except ConfigError as exc:
-            self._set_error(str(exc))
+            self._set_error(error_text(exc))
             return
         self._set_error("")
         super().accept()
@@ -425,7 +426,7 @@ class SettingsDialog(QDialog):
             spec_from_folder(Path(chosen))
         except TeraError as exc:
             self._select(self.embedding_combo, previous)
-            self._set_error(str(exc))
+            self._set_error(error_text(exc))
             return
         self._set_error("")
         if self.embedding_combo.findText(chosen) < 0:
@@ -474,7 +475,7 @@ class SettingsDialog(QDialog):
     @Slot(object)
     def _on_test_errored(self, exc: object) -> None:
         if isinstance(exc, TeraError):
-            self._set_test_result(str(exc), error=True)
+            self._set_test_result(error_text(exc), error=True)
         else:
             self._set_test_result(f"The connection test failed: {exc}", error=True)
 
