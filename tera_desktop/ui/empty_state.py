@@ -8,6 +8,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from tera_desktop.core.units import plural
+from tera_desktop.ui.safe_text import WrappedLabel
 
 STEPS = (
     (
@@ -34,7 +35,7 @@ STEPS = (
 
 
 def _label(text: str, parent: QWidget, *, name: str = "", wrap: bool = True) -> QLabel:
-    label = QLabel(parent)
+    label = WrappedLabel(text, parent) if wrap else QLabel(parent)  # wrapped: never cut short
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
     label.setWordWrap(wrap)

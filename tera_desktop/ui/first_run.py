@@ -57,7 +57,7 @@ from tera_desktop.core.model_setup import (
 from tera_desktop.core.models import KIND_EMBEDDING, KIND_LLM, CatalogModel
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.settings import Settings
-from tera_desktop.ui.safe_text import plain_label, set_plain, tooltip
+from tera_desktop.ui.safe_text import WrappedLabel, plain_label, set_plain, tooltip
 from tera_desktop.workers.base import Worker, WorkerManager
 
 log = logging.getLogger("tera.ui.setup")
@@ -111,8 +111,7 @@ class _ModelRow(QWidget):
         self.setAccessibleName(role)
 
         self.title_label = _bold(plain_label(f"{role} — {purpose}"))
-        self.detail_label = _muted(plain_label())
-        self.detail_label.setWordWrap(True)
+        self.detail_label = _muted(WrappedLabel())  # as tall as its lines need
         self.size_label = plain_label()
         self.size_label.setObjectName("sizeLabel")
         self.size_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

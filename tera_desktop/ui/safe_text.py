@@ -22,6 +22,7 @@ import html
 import re
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QStatusBar, QWidget
 
 LINE_LIMIT = 300
@@ -85,6 +86,31 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(plain(text))
     return label
+
+
+class WrappedLabel(QLabel):
+    """A word-wrapped plain-text label that keeps the height its text needs at its width. Grid
+    and form layouts give a wrapped label the height of its text at its *preferred* width, so
+    when it is narrower its last lines were cut."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setWordWrap(True)
+        self.setText(plain(text))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def _fit(self) -> None:
+        need = self.heightForWidth(self.width()) if self.width() > 1 else -1
+        if need > 0 and need != self.minimumHeight():
+            self.setMinimumHeight(need)
 
 
 def set_plain(label: QLabel, text: str, limit: int = DIALOG_LIMIT) -> None:

@@ -43,6 +43,7 @@ from tera_desktop.core.secrets import secret_location
 from tera_desktop.core.settings import Settings
 from tera_desktop.ui.error_text import error_text
 from tera_desktop.ui.open_file import launch
+from tera_desktop.ui.safe_text import WrappedLabel
 from tera_desktop.workers.base import Worker, WorkerManager
 
 BROWSE_TEXT = "Browse…"
@@ -121,7 +122,7 @@ class SettingsDialog(QDialog):
             self._add_item(self.embedding_combo, model.name, model.description)
         self._add_item(self.embedding_combo, BROWSE_TEXT, "Choose a folder with an ONNX model")
         self._select(self.embedding_combo, settings.embedding_model)
-        embedding_note = QLabel(
+        embedding_note = WrappedLabel(
             "Your memory is indexed with this model: after changing it, Tera has to read "
             "your facts and documents again."
         )
