@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QContextMenuEvent
+from PySide6.QtGui import QAction, QContextMenuEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QLayout,
     QLayoutItem,
     QMenu,
+    QSizePolicy,
     QToolButton,
     QWidget,
 )
@@ -107,6 +108,8 @@ class _FlowLayout(QLayout):
             if item.isEmpty():
                 continue
             hint = item.sizeHint()
+            # never wider than the row: a long chip elides its text instead of being cut off
+            hint = QSize(min(hint.width(), max(area.width(), 1)), hint.height())
             if x + hint.width() > area.right() + 1 and row_height > 0:
                 x, y = area.x(), y + row_height + self._gap
                 row_height = 0
@@ -116,6 +119,9 @@ class _FlowLayout(QLayout):
             row_height = max(row_height, hint.height())
         margins = self.contentsMargins()
         return y + row_height - rect.y() + margins.bottom()
+
+
+CHIP_MIN_WIDTH = 96
 
 
 class _SourceChip(QToolButton):
@@ -130,7 +136,11 @@ class _SourceChip(QToolButton):
         super().__init__(parent)
         self.source = source
         self.setObjectName("sourceChip")
-        self.setText(source_chip_text(source).replace("&", "&&"))  # "&" is not a mnemonic
+        self._full_text = source_chip_text(source)
+        self.setText(self._full_text.replace("&", "&&"))  # "&" is not a mnemonic
+        self._full_hint = super().sizeHint()  # the whole text's size, whatever is shown
+        # may shrink to minimumSizeHint (a tool button is Fixed: its whole text or cut off)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.setToolTip(tooltip(" ".join(source.evidence) or source.text))
         self.setCheckable(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -143,6 +153,25 @@ class _SourceChip(QToolButton):
         if source.kind == KIND_DOCUMENT and source.source:
             self.open_action = QAction("Open file", self)
             self.open_action.triggered.connect(self._on_open_triggered)
+
+    def sizeHint(self) -> QSize:
+        return self._full_hint
+
+    def minimumSizeHint(self) -> QSize:  # a narrow chat column elides the label, never cuts it
+        return QSize(min(self._full_hint.width(), CHIP_MIN_WIDTH), self._full_hint.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        metrics = self.fontMetrics()
+        frame = self._full_hint.width() - metrics.horizontalAdvance(self._full_text)
+        room = self.width() - frame
+        shown = (
+            self._full_text
+            if self.width() >= self._full_hint.width()
+            else metrics.elidedText(self._full_text, Qt.TextElideMode.ElideRight, max(room, 0))
+        )
+        if shown.replace("&", "&&") != self.text():
+            self.setText(shown.replace("&", "&&"))
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         if self.open_action is None:

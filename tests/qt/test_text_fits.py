@@ -43,6 +43,20 @@ def clipped_labels(root: QWidget) -> list[str]:
     return out
 
 
+def cut_messages(window) -> list[str]:  # type: ignore[no-untyped-def]
+    """Messages (and their source chips) wider than the chat column: their right part, words
+    included, was cut off (the column does not scroll sideways)."""
+    view = window.chat.chat_view
+    room = view.viewport().width()
+    out = []
+    for message in view.messages():
+        for widget in [message, *message.source_chips()]:
+            right = widget.mapTo(view.viewport(), widget.rect().topRight()).x()
+            if widget.isVisible() and right > room:
+                out.append(f"{message.role} {type(widget).__name__} ends at {right}, room {room}")
+    return out
+
+
 @pytest.fixture
 def light_again():  # type: ignore[no-untyped-def]
     yield
@@ -66,6 +80,7 @@ def test_the_main_window_text_fits(qtbot, make_window, theme: str, light_again) 
         chips = answer.source_chips()
         window.chat.show_source(chips[0].source)
         problems += [f"{width}x{height} viewer: {p}" for p in clipped_labels(window)]
+        problems += [f"{width}x{height} viewer: {p}" for p in cut_messages(window)]
         window.chat.source_viewer.hide()
     assert not problems, "\n".join(problems)
 
