@@ -51,13 +51,15 @@ def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# the upload runs in its own process, which reports its peak RSS (ru_maxrss, in KB on Linux)
+# the upload runs in its own process, which reports its own peak RSS: VmHWM (KB), not
+# ru_maxrss, which Linux carries over from the parent across exec (a big pytest process's peak)
 _UPLOAD = """
-import resource, sys
+import sys
 from tera_desktop.cli import main
 code = main(["upload", "--json", *sys.argv[1:]])
 sys.stdout.flush()
-print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]
+print("maxrss_kb", hwm, file=sys.stderr)
 sys.exit(code)
 """
 

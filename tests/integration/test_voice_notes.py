@@ -21,7 +21,7 @@ import pytest
 
 from tera_desktop.core import models
 from tera_desktop.core.engine import Engine
-from tera_desktop.core.errors import Cancelled
+from tera_desktop.core.errors import Cancelled, DownloadError
 from tera_desktop.core.ingest import FileResult, IngestProgress
 from tera_desktop.core.paths import Paths, get_paths
 from tera_desktop.core.settings import Settings
@@ -382,7 +382,7 @@ def test_speech_model_downloads_with_progress_resume_and_checksum(
     monkeypatch.setitem(models.CATALOG, entry.name, entry)
     hub.cut_after = 50_000_000  # type: ignore[attr-defined]
     base = hub.base_url  # type: ignore[attr-defined]
-    with pytest.raises(models.DownloadError):
+    with pytest.raises(DownloadError):
         list(models.download(paths, entry, base_url=base))
     progress = list(models.download(paths, entry, base_url=base))
     assert progress[-1].done == entry.size
