@@ -62,7 +62,7 @@ def error_color(palette: QPalette) -> QColor:
 
 def reason_text(result: FileResult) -> str:
     """A file's reason in the window's words: what to do is a menu item, never a command."""
-    return with_action(result.reason, result.action) if result.reason else ""
+    return with_action(result.reason, result.action, result.hint) if result.reason else ""
 
 
 def describe(result: FileResult) -> str:

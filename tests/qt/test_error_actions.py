@@ -88,6 +88,10 @@ def test_the_ingest_line_keeps_a_cli_hint_out() -> None:
     )
     assert describe(result) == "– memo.wav: skipped: Speech model missing: File → Set Up Models…"
     assert "tera models download" in result.cli_reason  # the CLI keeps its words
+    link = FileResult(
+        "/x/link", "skipped", reason="A link to the folder /y: not followed.", hint="Add /y."
+    )
+    assert describe(link) == "– link: skipped: A link to the folder /y: not followed. Add /y."
 
 
 def test_a_missing_model_error_offers_a_setup_button(  # type: ignore[no-untyped-def]
