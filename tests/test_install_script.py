@@ -15,6 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "install.sh"
+BUILD_MESSAGE = (  # measured: 5 min 13 s on 2 quiet cores, 13-14 min on a busy machine
+    "Building llama.cpp (about 5 minutes on 2 cores, up to 15 when the machine is busy; once, "
+    "later installs reuse it)…"
+)
 TIMEOUT_S = 40 * 60  # a fresh machine builds llama.cpp (5-15 min on 2 cores) and downloads Qt
 
 STEPS = [
