@@ -732,6 +732,57 @@ def check_damaged_store(chaos: Chaos, quick: bool = False) -> None:
 
 # ---- main ---------------------------------------------------------------------------------------
 
+
+def check_kill_forget(chaos: Chaos) -> None:
+    """kill -9 at each step of `tera forget` (issue 26.1): the next command finishes the forget,
+    and the fact's text is in no file under the data folder, the saved chat that quoted it
+    included."""
+    from tera_desktop.core.conversations import ChatMessage, ConversationStore
+    from tera_desktop.core.forgetting import CRASH_ENV, FOLDER_NAME
+    from tera_desktop.core.paths import get_paths
+
+    steps = ("intent-written", "deleted", "scrubbed", "redacted")
+    results, ok = [], True
+    for step in steps:
+        home = chaos.work / f"kill-forget-{step}"
+        token = f"quokka{uuid.uuid4().hex[:8]}"
+        chaos.tera(home, "remember", f"The spare key code is {token}.")
+        chaos.tera(home, "remember", "The bike lock code is 0451.")
+        listed = json.loads(chaos.tera(home, "list", "--json").stdout)
+        fact = next(f for f in listed["facts"] if token in f["text"])
+        store = ConversationStore(get_paths(home))
+        conv = store.new()
+        conv.add(ChatMessage("user", "What is the spare key code?"))
+        conv.add(
+            ChatMessage(
+                "assistant",
+                f"It is {token} [1].",
+                sources=[{"number": 1, "id": fact["id"], "kind": "fact", "text": fact["text"]}],
+            )
+        )
+        store.save(conv)
+        killed = subprocess.run(
+            [sys.executable, "-m", "tera_desktop.cli", "forget", fact["id"]],
+            env={**chaos.env(home), CRASH_ENV: step},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        after = chaos.tera(home, "list", "--json")
+        data = home / "data"
+        holding = [
+            str(p.relative_to(data))
+            for p in data.rglob("*")
+            if p.is_file() and token.encode() in p.read_bytes()
+        ]
+        pending = list((data / FOLDER_NAME).glob("*.json"))
+        kept = "0451" in after.stdout
+        good = killed.returncode == -signal.SIGKILL and not holding and not pending and kept
+        ok &= good
+        results.append(f"{step}: {'gone' if not holding else 'LEFT in ' + ', '.join(holding)}")
+    chaos.report("kill-forget", ok, "killed at each step, then `tera list`: " + "; ".join(results))
+
+
 CHECKS: dict[str, Callable[[Chaos, argparse.Namespace], None]] = {
     "kills": lambda c, a: check_kills(c, a.kills, a.files),
     "bad-files": lambda c, a: check_bad_files(c),
@@ -743,6 +794,7 @@ CHECKS: dict[str, Callable[[Chaos, argparse.Namespace], None]] = {
     "escapes-secrets": lambda c, a: check_escapes_and_secrets(c),
     "image-bomb": lambda c, a: check_image_bomb(c),
     "signals": lambda c, a: check_sigterm(c),
+    "kill-forget": lambda c, a: check_kill_forget(c),
     "damaged-store": lambda c, a: check_damaged_store(c, a.quick),
 }
 
