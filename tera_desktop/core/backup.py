@@ -49,6 +49,7 @@ import numpy as np
 from tera_desktop import __version__
 from tera_desktop.core.errors import StoreLockedError, TeraError
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.units import plural
 
 FORMAT = "tera-backup"
 FORMAT_VERSION = 1
@@ -497,11 +498,11 @@ def export_markdown(engine: Any, folder: str | os.PathLike[str]) -> MarkdownExpo
         lines.append(f"- {_md_line(f.text)} — {f.created_at[:10]}{mark}")
     write_text_atomic(out / "facts.md", "\n".join(lines) + "\n")
     docs = engine.documents()
-    lines = ["# Documents", "", f"*{len(docs)} documents in memory.*", ""]
+    lines = ["# Documents", "", f"*{plural(len(docs), 'document')} in memory.*", ""]
     for d in docs:
         lines.append(
             f"- {_md_line(d.title or Path(d.source).name)} — `{d.source.replace('`', '')}` "
-            f"({d.chunks} chunks, added {d.created_at[:10]})"
+            f"({plural(d.chunks, 'chunk')}, added {d.created_at[:10]})"
         )
     write_text_atomic(out / "documents.md", "\n".join(lines) + "\n")
     store = engine.conversations

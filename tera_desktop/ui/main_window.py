@@ -460,6 +460,8 @@ class MainWindow(QMainWindow):
         for worker in running:
             worker.cancel()
         self.memory.setEnabled(False)
+        self.memory.set_opening(True)  # the memory reopens: say so, not "nothing remembered"
+        self.chat.chat_view.empty_hint.set_opening(True)
 
         def reopening(_cancel: threading.Event) -> None:
             for worker in running:
