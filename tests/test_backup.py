@@ -19,6 +19,8 @@ from tera_desktop.core.paths import Paths, get_paths
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings, load_settings, save_settings
 
+pytestmark = pytest.mark.slow  # real `tera` processes: the full lane (CI) runs them
+
 WAIT = 120
 FACTS = [
     "The gate code is 4512.",

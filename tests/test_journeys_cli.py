@@ -23,6 +23,8 @@ from tera_desktop.core.paths import get_paths
 from tera_desktop.core.redact import REDACTED_ANSWER
 from tera_desktop.core.saved_state import DAMAGED_TAG
 
+pytestmark = pytest.mark.slow  # many `tera` processes: the full lane (CI) runs them
+
 WAIT = 120  # seconds: a bound for each process, never asserted as a timing
 PLUMBER = "My plumber is Bob Fixit, phone 0171 5559876."
 ACCOUNTANT = "My accountant is Maria Keller, phone 030 5551234."

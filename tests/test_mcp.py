@@ -21,6 +21,8 @@ import pytest
 from tera_desktop.core.instance import InstanceLock
 from tera_desktop.core.paths import get_paths
 
+pytestmark = pytest.mark.slow  # real `tera` processes: the full lane (CI) runs them
+
 WAIT = 120  # seconds: a bound for each process, never asserted as a timing
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -66,7 +66,7 @@ def test_a_follow_up_is_searched_with_its_context(session: ChatSession) -> None:
     assert isinstance(found, SourcesFound)
     assert "Maria" in found.query and "Keller" in found.query
     assert "030 5551234" in found.sources[0].text
-    conv = session.store.load(session.conversation_id)
+    conv = session.conversations.load(session.conversation_id)
     assert [m.role for m in conv.messages] == ["user", "assistant", "user", "assistant"]
     assert conv.messages[2].query == found.query and conv.messages[0].query == (
         "who is my accountant?"
@@ -125,7 +125,7 @@ def test_stop_while_reading_keeps_the_question_and_saves_no_empty_answer(
             cancel.set()
     assert not any(isinstance(e, Token) for e in events)
     assert done_of(events).stopped
-    conv = session.store.load(session.conversation_id)
+    conv = session.conversations.load(session.conversation_id)
     assert [m.role for m in conv.messages] == ["user"]
     assert conv.messages[0].text == "what is the gate code?"
 
@@ -139,7 +139,7 @@ def test_closing_mid_answer_saves_the_partial_answer_once(session: ChatSession) 
             if len(got) == 2:
                 break
     stream.close()  # what the app does when it quits during an answer
-    conv = session.store.load(session.conversation_id)
+    conv = session.conversations.load(session.conversation_id)
     assert [m.role for m in conv.messages] == ["user", "assistant"]
     answer = conv.messages[1]
     assert answer.stopped and answer.text == "".join(got).strip() and answer.sources
@@ -150,7 +150,7 @@ def test_nothing_in_memory_is_said_and_saved(session: ChatSession) -> None:
     events = list(session.ask("zzzz qqqq"))
     assert events[0] == SourcesFound([], "zzzz qqqq")
     assert events[1] == Token(NO_MEMORY_ANSWER) and done_of(events).no_memory
-    conv = session.store.load(session.conversation_id)
+    conv = session.conversations.load(session.conversation_id)
     assert conv.messages[1].no_memory and conv.messages[1].text == NO_MEMORY_ANSWER
 
 
@@ -214,11 +214,11 @@ def test_open_switch_and_delete(session: ChatSession) -> None:
     session.new_conversation()
     list(session.ask("who is my accountant?", search_only=True))
     second = session.conversation_id
-    assert {c.id for c in session.store.list()} == {first, second}
+    assert {c.id for c in session.conversations.list()} == {first, second}
     opened = session.open(first)
     assert opened.messages[0].text == "what is the gate code?"
     assert session.delete(first) and session.conversation_id != first
-    assert [c.id for c in session.store.list()] == [second]
+    assert [c.id for c in session.conversations.list()] == [second]
 
 
 def test_answer_json_has_the_query_and_the_checks(session: ChatSession) -> None:

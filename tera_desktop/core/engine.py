@@ -32,7 +32,13 @@ from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult,
 from tera_desktop.core.ingest.ignored import IgnoreList, watched_folder_of
 from tera_desktop.core.ingest.pipeline import resolve_source
 from tera_desktop.core.paths import Paths
-from tera_desktop.core.providers import make_embedder, make_generator, make_speech, resolve_llm
+from tera_desktop.core.providers import (
+    make_embedder,
+    make_generator,
+    make_speech,
+    make_store,
+    resolve_llm,
+)
 from tera_desktop.core.redact import Forgotten, RedactResult, redact_conversations
 from tera_desktop.core.retrieval import retrieve
 from tera_desktop.core.settings import Settings
@@ -43,7 +49,6 @@ from tera_desktop.core.store import (
     FactInfo,
     Hit,
     MemoryStore,
-    open_store,
     stored_shape,
 )
 from tera_desktop.core.units import MB
@@ -166,14 +171,7 @@ class Engine:
             if self._store is None:
                 dim, model_name = self._store_shape()
                 self.paths.data.mkdir(parents=True, exist_ok=True)
-                opened = open_store(
-                    folder=self.paths.store,
-                    dim=dim,
-                    embedding_model=model_name,
-                    qdrant_url=self.settings.qdrant_url,
-                    qdrant_api_key=self.settings.qdrant_api_key,
-                    collection=self.settings.qdrant_collection,
-                )
+                opened = make_store(self.paths, self.settings, dim=dim, embedding_model=model_name)
                 self._store = _SerializedStore(opened, self._store_lock)  # type: ignore[assignment]
             assert self._store is not None
             return self._store

@@ -2,7 +2,8 @@
 
 ``make_generator`` gives the answer engine: llama.cpp on this computer (``llm_model``), or an
 OpenAI-compatible model server when ``llm_url`` is set. ``make_embedder`` gives the embedding model
-(FastEmbed on this computer), ``make_speech`` speech to text (faster-whisper). Callers are typed
+(FastEmbed on this computer), ``make_store`` the memory (embedded or a Qdrant server),
+``make_speech`` speech to text (faster-whisper). Callers are typed
 on the ``Generator`` / ``Embedder`` protocols; what only llama.cpp can do (exact token counts,
 KV-cache prefix reuse, prefill progress) is declared by each engine (``Generator.capabilities``),
 never probed.
@@ -23,6 +24,7 @@ from tera_desktop.core.settings import Settings
 
 if TYPE_CHECKING:
     from tera_desktop.core.speech import SpeechSource
+    from tera_desktop.core.store import MemoryStore
 
 ENGINE_LOCAL = "local"
 ENGINE_SERVER = "server"
@@ -95,6 +97,21 @@ def make_embedder(
     """The embedding model the settings choose (``spec`` when the caller already resolved it)."""
     spec = spec or resolve_embedding(paths, settings.embedding_model)
     return FastEmbedEmbedder(spec, threads=settings.embed_threads)
+
+
+def make_store(paths: Paths, settings: Settings, *, dim: int, embedding_model: str) -> MemoryStore:
+    """The memory the settings choose: a Qdrant server when ``qdrant_url`` is set, else the
+    embedded Qdrant engine in ``paths.store``."""
+    from tera_desktop.core.store import open_store
+
+    return open_store(
+        folder=paths.store,
+        dim=dim,
+        embedding_model=embedding_model,
+        qdrant_url=settings.qdrant_url,
+        qdrant_api_key=settings.qdrant_api_key,
+        collection=settings.qdrant_collection,
+    )
 
 
 def make_speech(paths: Paths, settings: Settings) -> SpeechSource:

@@ -80,7 +80,8 @@ class ChatSession:
         persist: bool = True,
     ) -> None:
         self.engine = engine
-        self.store = store or engine.conversations  # the one store of this home
+        # the saved chats (the engine's ``store`` is the memory): the one store of this home
+        self.conversations = store or engine.conversations
         self.persist = persist  # False: a one-off question, never written to disk
         self._conversation = conversation or Conversation()
         self._prompt = self._prompt_state_of(self._conversation)
@@ -116,11 +117,11 @@ class ChatSession:
 
     def open(self, conv_id: str) -> Conversation:
         """Open a saved conversation; it becomes the one the app reopens."""
-        conv = self.store.load(conv_id)
+        conv = self.conversations.load(conv_id)
         with self._lock:
             self._conversation = conv
             self._prompt = self._prompt_state_of(conv)
-        self.store.set_last(conv.id)
+        self.conversations.set_last(conv.id)
         return copy.deepcopy(conv)
 
     def restore_last(self) -> Conversation | None:
@@ -129,7 +130,7 @@ class ChatSession:
         with self._lock:
             if self._conversation.messages:
                 return None
-        last = self.store.last()
+        last = self.conversations.last()
         if last is None:
             return None
         with self._lock:
@@ -148,7 +149,7 @@ class ChatSession:
         with self._lock:
             if conv_id == self._conversation.id:
                 self._conversation.title = " ".join(title.split())
-        self.store.rename(conv_id, title)
+        self.conversations.rename(conv_id, title)
 
     def delete(self, conv_id: str) -> bool:
         """Delete a conversation; deleting the open one opens a new, empty one."""
@@ -156,7 +157,7 @@ class ChatSession:
             if conv_id == self._conversation.id:
                 self._conversation = Conversation()
                 self._prompt = PromptState()
-        return self.store.delete(conv_id)
+        return self.conversations.delete(conv_id)
 
     def apply_forgotten(self, forgotten: Forgotten) -> bool:
         """Something was forgotten: redact the open conversation in memory as its saved file was
@@ -486,7 +487,7 @@ class ChatSession:
         if not self.persist:
             return
         try:
-            self.store.save(snapshot)
+            self.conversations.save(snapshot)
         except (OSError, TeraError) as exc:  # a full disk must not lose the answer on screen
             log.error("cannot save the conversation: %s", exc)
             state["save_error"] = str(exc)

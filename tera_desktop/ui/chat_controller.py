@@ -123,7 +123,7 @@ class ChatController(QObject):
         self.refresh_list()
 
     def refresh_list(self) -> None:
-        store = self.session.store
+        store = self.session.conversations
         text = self.chats.search_text()
         current = self.session.conversation_id
 
@@ -188,7 +188,7 @@ class ChatController(QObject):
 
     @Slot(str)
     def _on_export_requested(self, conv_id: str) -> None:
-        store = self.session.store
+        store = self.session.conversations
         try:
             conv = store.load(conv_id)
         except TeraError as exc:
