@@ -107,7 +107,7 @@ def follow_up_retrieval(engine: Any) -> dict[str, Any]:
 
 
 def _answer(session: Any, question: str) -> Any:
-    from tera_desktop.core.assistant import AnswerDone
+    from tera_desktop.core.prompts import AnswerDone
 
     done = None
     for event in session.ask(question):
@@ -119,7 +119,7 @@ def _answer(session: Any, question: str) -> Any:
 def _old_prompt_answer(engine: Any, question: str) -> str:
     """The answer as main did it before: the question searched alone, whole chunks, the old
     reference format, no history, no checks."""
-    from tera_desktop.core.assistant import system_prompt
+    from tera_desktop.core.prompts import system_prompt
 
     hits = engine.search(question, 4)
     if not hits:
@@ -236,7 +236,7 @@ def _declined(done: Any) -> bool:
 
 
 def _ask(session: Any, question: str, *, search_only: bool) -> Any:
-    from tera_desktop.core.assistant import AnswerDone
+    from tera_desktop.core.prompts import AnswerDone
 
     done = None
     for event in session.ask(question, search_only=search_only):

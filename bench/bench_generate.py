@@ -47,10 +47,10 @@ def default_models() -> dict[str, Path]:
 def run(model: Path, embedding: Path, tokens: int, threads: int, runs: int, n_ctx: int) -> dict:
     from llama_cpp import Llama
 
-    from tera_desktop.core.assistant import AnswerDone, Token, build_messages
     from tera_desktop.core.engine import Engine
     from tera_desktop.core.generator import Sampling
     from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.prompts import AnswerDone, Token, build_messages
     from tera_desktop.core.session import ask_once
     from tera_desktop.core.settings import Settings
 
@@ -217,7 +217,7 @@ def documents_folder(folder: Path, passages_per_doc: int = 18, others: int = 240
 
 
 def _first_token_s(events: object, start: float) -> tuple[float, object]:
-    from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token
+    from tera_desktop.core.prompts import AnswerDone, SourcesFound, Token
 
     first = evidence = None
     done = None
@@ -241,10 +241,10 @@ def run_documents(
     reads ahead while the question is typed at ``cps`` characters per second)."""
     import threading
 
-    from tera_desktop.core.assistant import system_prompt
     from tera_desktop.core.engine import Engine
     from tera_desktop.core.generator import GenerationStats, Sampling
     from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.prompts import system_prompt
     from tera_desktop.core.session import ChatSession
     from tera_desktop.core.settings import Settings
 

@@ -110,11 +110,11 @@ def flush(port: int, model: str) -> None:
 def run(model: Path, embedding: Path, tokens: int, runs: int, threads: int) -> dict[str, Any]:
     from llama_cpp import Llama
 
-    from tera_desktop.core.assistant import AnswerDone, Token
     from tera_desktop.core.engine import Engine
     from tera_desktop.core.generator import Sampling
     from tera_desktop.core.openai_generator import OpenAIGenerator
     from tera_desktop.core.paths import get_paths
+    from tera_desktop.core.prompts import AnswerDone, Token
     from tera_desktop.core.session import ask_once
     from tera_desktop.core.settings import Settings
     from tera_desktop.testing.model_server import llama_server

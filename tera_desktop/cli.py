@@ -357,7 +357,7 @@ def _search(args: argparse.Namespace, engine: Any) -> int:
 
 
 def _ask(args: argparse.Namespace, engine: Any) -> int:
-    from tera_desktop.core.assistant import AnswerDone, Reading, SourcesFound, Token
+    from tera_desktop.core.prompts import AnswerDone, Reading, SourcesFound, Token
     from tera_desktop.core.session import ChatSession, answer_json
 
     if args.chat is not None:

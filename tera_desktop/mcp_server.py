@@ -159,7 +159,7 @@ class MemoryTools:
         return self.call(run)
 
     def ask(self, question: str, k: int | None = None) -> dict[str, Any]:
-        from tera_desktop.core.assistant import AnswerDone, SourcesFound
+        from tera_desktop.core.prompts import AnswerDone, SourcesFound
         from tera_desktop.core.session import answer_json, ask_once
 
         question = _text(question, "question")

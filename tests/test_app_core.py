@@ -21,9 +21,9 @@ from tera_desktop.core.app import (
     TeraApp,
     WaitingChanged,
 )
-from tera_desktop.core.assistant import AnswerDone, SourcesFound
 from tera_desktop.core.ingest import FileResult
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.prompts import AnswerDone, SourcesFound
 from tera_desktop.core.saved_state import DAMAGED_TAG
 from tera_desktop.core.settings import Settings, save_settings
 

@@ -34,9 +34,9 @@ from hypothesis.stateful import (
 from test_safety_forget import files_holding
 
 from tera_desktop.core.app import READY, TeraApp
-from tera_desktop.core.assistant import AnswerDone
 from tera_desktop.core.conversations import ConversationStore
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.prompts import AnswerDone
 from tera_desktop.core.settings import Settings
 from tera_desktop.testing.tiny_models import write_tiny_embedding_model, write_tiny_gguf
 

@@ -3,8 +3,8 @@ and sources that are on the topic but cannot hold the answer."""
 
 from __future__ import annotations
 
-from tera_desktop.core.assistant import system_prompt
 from tera_desktop.core.checks import CUT_MARK, AnswerCheck, check_answer, missing_answer_kind
+from tera_desktop.core.prompts import system_prompt
 
 SOURCES = [
     "Maria Keller's office number is 030 5551234.",

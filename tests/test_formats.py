@@ -16,7 +16,6 @@ import fpdf  # fpdf2, a test-only dependency
 import pytest
 
 import tera_desktop.core.ingest.formats  # noqa: F401  (registers .pdf/.docx/.html)
-from tera_desktop.core.assistant import to_source
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import IngestError
 from tera_desktop.core.ingest import FAILED, FileResult, extractor_for
@@ -25,6 +24,7 @@ from tera_desktop.core.ingest.formats.docx import extract_docx
 from tera_desktop.core.ingest.formats.encoding import decode_bytes, detect_encoding
 from tera_desktop.core.ingest.formats.html import extract_html
 from tera_desktop.core.ingest.formats.pdf import extract_pdf
+from tera_desktop.core.prompts import to_source
 from tera_desktop.core.store import Hit
 
 # ---- builders ------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from tera_desktop.core.assistant import AnswerDone, SourcesFound
 from tera_desktop.core.engine import Engine
+from tera_desktop.core.prompts import AnswerDone, SourcesFound
 from tera_desktop.core.query_filters import distinctive_terms
 from tera_desktop.core.session import ask_once
 

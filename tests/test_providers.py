@@ -15,13 +15,13 @@ from stub_openai_server import serve_stub
 
 from tera_desktop.core import engine as engine_module
 from tera_desktop.core import providers, secrets
-from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token
 from tera_desktop.core.embedder import Embedder, FastEmbedEmbedder
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ConfigError, ServerError
 from tera_desktop.core.generator import Generator, LlamaGenerator
 from tera_desktop.core.openai_generator import OpenAIGenerator
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.prompts import AnswerDone, SourcesFound, Token
 from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings, apply_env, load_settings, save_settings
 

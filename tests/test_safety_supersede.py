@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tera_desktop.core.assistant import reference_line, to_source
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.paths import Paths
+from tera_desktop.core.prompts import reference_line, to_source
 from tera_desktop.core.retrieval import retrieve
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.supersede import current_first, is_update, subject_terms

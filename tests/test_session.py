@@ -9,16 +9,16 @@ from dataclasses import replace
 
 import pytest
 
-from tera_desktop.core.assistant import (
+from tera_desktop.core.conversations import ConversationStore
+from tera_desktop.core.engine import Engine
+from tera_desktop.core.errors import GenerationError
+from tera_desktop.core.prompts import (
     NO_MEMORY_ANSWER,
     AnswerDone,
     Reading,
     SourcesFound,
     Token,
 )
-from tera_desktop.core.conversations import ConversationStore
-from tera_desktop.core.engine import Engine
-from tera_desktop.core.errors import GenerationError
 from tera_desktop.core.session import ChatSession, answer_json
 
 

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tera_desktop.core.assistant import AskEvent, system_prompt
 from tera_desktop.core.conversations import Conversation
 from tera_desktop.core.engine import Engine, ForgetResult
 from tera_desktop.core.errors import ConfigError, ModelMissingError, TeraError
 from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult
 from tera_desktop.core.paths import Paths
 from tera_desktop.core.pending_facts import PendingFacts
+from tera_desktop.core.prompts import AskEvent, system_prompt
 from tera_desktop.core.saved_state import Problem, set_aside
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings, load_settings, save_settings

@@ -2,7 +2,7 @@
 
 ``ChatSession`` owns the turns of the open conversation and their persistence, the retrieval for
 each turn (``retrieval.retrieve_in_conversation``: a follow-up is searched with its context, and
-its sources must still be relevant to the question asked), the prompt (``assistant.plan_prompt``:
+its sources must still be relevant to the question asked), the prompt (``prompts.plan_prompt``:
 earlier turns as the KV-cached prefix, this turn's new references, the question last), reading
 the prompt in small cancellable steps with progress, prefill while the user types (``prepare``),
 and the answer checks (``checks.check_answer``).
@@ -27,7 +27,18 @@ from dataclasses import asdict
 from datetime import date
 from typing import TYPE_CHECKING, Any, cast
 
-from tera_desktop.core.assistant import (
+from tera_desktop.core.checks import AnswerCheck, check_answer, missing_answer_kind
+from tera_desktop.core.conversations import (
+    ROLE_ASSISTANT,
+    ROLE_USER,
+    ChatMessage,
+    Conversation,
+    ConversationStore,
+    now_iso,
+)
+from tera_desktop.core.errors import GenerationError, ModelMissingError, TeraError
+from tera_desktop.core.generator import GenerationStats, Generator, Sampling, SteppedGenerator
+from tera_desktop.core.prompts import (
     NO_MEMORY_ANSWER,
     NO_MODEL_ANSWER,
     QUESTION_MARK,
@@ -47,17 +58,6 @@ from tera_desktop.core.assistant import (
     system_prompt,
     to_source,
 )
-from tera_desktop.core.checks import AnswerCheck, check_answer, missing_answer_kind
-from tera_desktop.core.conversations import (
-    ROLE_ASSISTANT,
-    ROLE_USER,
-    ChatMessage,
-    Conversation,
-    ConversationStore,
-    now_iso,
-)
-from tera_desktop.core.errors import GenerationError, ModelMissingError, TeraError
-from tera_desktop.core.generator import GenerationStats, Generator, Sampling, SteppedGenerator
 from tera_desktop.core.redact import Forgotten, redact_conversation
 from tera_desktop.core.retrieval import Retrieval, Turn, retrieve_in_conversation
 

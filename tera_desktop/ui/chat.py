@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tera_desktop.core.assistant import Source
+from tera_desktop.core.prompts import Source
 from tera_desktop.ui.chat_input import ASK_PLACEHOLDER, ChatInput
 from tera_desktop.ui.chat_message import (
     EVIDENCE_CHARS,

@@ -19,9 +19,9 @@ from typing import Any
 from PySide6.QtCore import QDir, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from tera_desktop.core.assistant import AnswerDone, Reading, Source, SourcesFound, Token
 from tera_desktop.core.conversations import Conversation, export_markdown
 from tera_desktop.core.errors import ModelMissingError, TeraError
+from tera_desktop.core.prompts import AnswerDone, Reading, Source, SourcesFound, Token
 from tera_desktop.core.session import ChatSession
 from tera_desktop.ui.chat import ROLE_NOTICE, ChatPanel, MessageView
 from tera_desktop.ui.conversation_list import ConversationList

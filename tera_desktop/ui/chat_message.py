@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tera_desktop.core.assistant import Source
+from tera_desktop.core.prompts import Source
 from tera_desktop.ui.chat_sources import (
     _evidence_name,
     _FlowLayout,

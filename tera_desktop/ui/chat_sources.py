@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tera_desktop.core.assistant import Source
 from tera_desktop.core.clock import format_clock
+from tera_desktop.core.prompts import Source
 from tera_desktop.core.store import KIND_DOCUMENT
 from tera_desktop.ui.safe_text import one_line, tooltip
 

@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tera_desktop.core.assistant import Source
 from tera_desktop.core.ingest.formats.audio import AUDIO_SUFFIXES, format_time
 from tera_desktop.core.ingest.formats.ocr import IMAGE_SUFFIXES
+from tera_desktop.core.prompts import Source
 from tera_desktop.core.store import KIND_DOCUMENT
 from tera_desktop.ui.safe_text import PANEL_LIMIT, one_line, plain, tooltip
 

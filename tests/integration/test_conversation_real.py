@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tera_desktop.core.assistant import AnswerDone, Reading, SourcesFound
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.generator import Sampling
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.prompts import AnswerDone, Reading, SourcesFound
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings
 from tera_desktop.testing.conversation_sets import FOLLOW_UPS, NOT_IN_SOURCES, all_facts

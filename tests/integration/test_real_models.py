@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.generator import Sampling
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.prompts import AnswerDone, SourcesFound, Token
 from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings
 
@@ -124,7 +124,7 @@ def test_second_question_reuses_the_system_prompt(
 
 
 def _system() -> str:
-    from tera_desktop.core.assistant import system_prompt
+    from tera_desktop.core.prompts import system_prompt
 
     return system_prompt()
 

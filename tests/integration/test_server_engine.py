@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tera_desktop.core.assistant import AnswerDone, SourcesFound, Token, system_prompt
 from tera_desktop.core.engine import Engine
 from tera_desktop.core.errors import ServerError
 from tera_desktop.core.generator import Sampling
 from tera_desktop.core.openai_generator import OpenAIGenerator, estimate_tokens
 from tera_desktop.core.paths import get_paths
+from tera_desktop.core.prompts import AnswerDone, SourcesFound, Token, system_prompt
 from tera_desktop.core.session import ask_once
 from tera_desktop.core.settings import Settings
 from tera_desktop.testing.model_server import LlamaServer, llama_server

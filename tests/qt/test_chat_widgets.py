@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage, QTextDocument
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from tera_desktop.core.assistant import Source
+from tera_desktop.core.prompts import Source
 from tera_desktop.ui import markdown as md
 from tera_desktop.ui.chat import (
     NO_MEMORY_NOTE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from tera_desktop.core.assistant import Source
 from tera_desktop.core.conversations import ChatMessage, Conversation
+from tera_desktop.core.prompts import Source
 from tera_desktop.ui.chat import MessageView
 from tera_desktop.ui.chat_controller import NO_ANSWER_TEXT
 

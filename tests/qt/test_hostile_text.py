@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from tera_desktop.core.assistant import Source
 from tera_desktop.core.ingest import FAILED, FileResult
+from tera_desktop.core.prompts import Source
 from tera_desktop.core.store import DocumentInfo, FactInfo
 from tera_desktop.ui import safe_text
 from tera_desktop.ui.chat import MessageView

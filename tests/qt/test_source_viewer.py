@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 from pytestqt.qtbot import QtBot
 from window_actions import ask, remember
 
-from tera_desktop.core.assistant import Source
+from tera_desktop.core.prompts import Source
 from tera_desktop.core.retrieval import retrieve_in_conversation
 from tera_desktop.ui import open_file as open_file_mod
 from tera_desktop.ui.chat import ChatPanel, MessageView

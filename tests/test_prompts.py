@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tera_desktop.core.assistant import (
+from tera_desktop.core.checks import CUT_MARK
+from tera_desktop.core.engine import Engine
+from tera_desktop.core.errors import ModelMissingError
+from tera_desktop.core.prompts import (
     NO_MEMORY_ANSWER,
     AnswerDone,
     SourcesFound,
@@ -18,9 +21,6 @@ from tera_desktop.core.assistant import (
     select_evidence,
     system_prompt,
 )
-from tera_desktop.core.checks import CUT_MARK
-from tera_desktop.core.engine import Engine
-from tera_desktop.core.errors import ModelMissingError
 from tera_desktop.core.session import ask_once
 from tera_desktop.core.store import Hit
 
