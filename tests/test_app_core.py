@@ -75,16 +75,14 @@ def test_before_the_embedding_model_facts_and_files_wait_then_go_in_order(
     assert app.add([str(doc)]) == ADD_WAITING
     assert app.add([str(tmp_path)], sync=True) == ADD_SKIPPED  # the catch-up syncs it later
     assert isinstance(seen[-1], WaitingChanged) and seen[-1].files == (str(doc),)
-    assert json.loads(paths.pending_facts_file.read_text())["facts"][0]["text"] == (
-        "first fact typed"
-    )
+    assert json.loads(paths.waiting_file.read_text())["facts"][0]["text"] == ("first fact typed")
     app.open()
     stored = [text for text, _ in app.store_waiting()]
     assert stored == ["first fact typed", "second fact typed"]
     assert app.read_waiting_files() == ADD_STARTED
     results = [e for e in app.ingest() if isinstance(e, FileResult)]
     assert [r.status for r in results] == ["added"]
-    assert not app.waiting and app.waiting.files() == [] and not paths.pending_facts_file.exists()
+    assert not app.waiting and app.waiting.files() == [] and not paths.waiting_file.exists()
     assert app.listing().count == 3
     app.close()
 

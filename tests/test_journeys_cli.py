@@ -134,7 +134,7 @@ def test_a_damaged_chat_among_good_ones_in_the_terminal(tera) -> None:  # type: 
 
 def test_waiting_facts_file_damaged_does_not_stop_a_command(tera) -> None:  # type: ignore[no-untyped-def]
     paths = get_paths(tera.home).ensure()
-    paths.pending_facts_file.write_text("{ cut off", encoding="utf-8")
+    paths.waiting_file.write_text("{ cut off", encoding="utf-8")
     done = tera("remember", "The gate code is 4512.")
     assert done.returncode == 0 and "Could not load the facts and files that wait" in done.stderr
     assert "4512" in tera("list").stdout

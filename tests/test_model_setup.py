@@ -15,7 +15,7 @@ from hub_server import Hub
 
 from tera_desktop.core import friendly_errors as fe
 from tera_desktop.core import model_setup, models
-from tera_desktop.core import pending_facts as pending_facts_module
+from tera_desktop.core import waiting as waiting_module
 from tera_desktop.core.errors import DownloadError
 from tera_desktop.core.friendly_errors import friendly_error, technical_detail
 from tera_desktop.core.model_setup import (
@@ -31,7 +31,7 @@ from tera_desktop.core.model_setup import (
 )
 from tera_desktop.core.models import CatalogModel, ModelFile
 from tera_desktop.core.paths import Paths
-from tera_desktop.core.pending_facts import PendingFacts
+from tera_desktop.core.waiting import WaitingList
 
 LLM_SIZE = 600_000
 EMB_SIZE = 200_000
@@ -257,64 +257,61 @@ def test_model_words() -> None:
 
 
 def test_waiting_facts_keep_their_order_on_disk(paths: Paths) -> None:
-    queue = PendingFacts(paths.pending_facts_file)
-    assert not queue and not paths.pending_facts_file.exists()
+    queue = WaitingList(paths.waiting_file)
+    assert not queue and not paths.waiting_file.exists()
     queue.add("the gate code is 4512")
     queue.add("Anna's birthday is 14 March ✓")
     queue.add("the gate code is 4512")  # typed twice: kept twice, stored in order
 
-    again = PendingFacts(paths.pending_facts_file)  # as after a restart
+    again = WaitingList(paths.waiting_file)  # as after a restart
     assert again.texts() == [
         "the gate code is 4512",
         "Anna's birthday is 14 March ✓",
         "the gate code is 4512",
     ]
     again.remove_first("the gate code is 4512")
-    assert PendingFacts(paths.pending_facts_file).texts() == [
+    assert WaitingList(paths.waiting_file).texts() == [
         "Anna's birthday is 14 March ✓",
         "the gate code is 4512",
     ]
     again.remove_first("Anna's birthday is 14 March ✓")
     again.remove_first("the gate code is 4512")
-    assert not paths.pending_facts_file.exists()  # nothing waits: no file
+    assert not paths.waiting_file.exists()  # nothing waits: no file
     assert list(paths.data.glob("*.tmp")) == [] and list(paths.data.glob(".*")) == []
 
 
 def test_waiting_files_are_kept_with_the_facts_and_any_name_round_trips(paths: Paths) -> None:
-    queue = PendingFacts(paths.pending_facts_file)
+    queue = WaitingList(paths.waiting_file)
     odd = str(paths.data / "caf\udce9.txt")  # a name that is not valid UTF-8 (surrogateescape)
     queue.add_files(["/home/me/notes", odd, "/home/me/notes"])  # a path already waiting: once
     queue.add("the gate code is 4512")
-    again = PendingFacts(paths.pending_facts_file)  # as after a restart
+    again = WaitingList(paths.waiting_file)  # as after a restart
     assert again.files() == ["/home/me/notes", odd] and again.texts() == ["the gate code is 4512"]
     assert len(again) == 1  # len() and truth count the facts
     again.remove_files(["/home/me/notes"])
-    assert PendingFacts(paths.pending_facts_file).files() == [odd]
+    assert WaitingList(paths.waiting_file).files() == [odd]
     again.remove_first("the gate code is 4512")
-    assert paths.pending_facts_file.exists()  # a file still waits
+    assert paths.waiting_file.exists()  # a file still waits
     again.clear()
-    assert (
-        not paths.pending_facts_file.exists()
-        and PendingFacts(paths.pending_facts_file).files() == []
-    )
+    assert not paths.waiting_file.exists() and WaitingList(paths.waiting_file).files() == []
 
 
 def test_a_damaged_waiting_file_does_not_stop_tera(paths: Paths) -> None:
-    paths.pending_facts_file.write_text("{not json")
-    assert PendingFacts(paths.pending_facts_file).texts() == []
-    paths.pending_facts_file.write_text(json.dumps({"facts": [{"text": "ok"}, {"x": 1}, "bad"]}))
-    assert PendingFacts(paths.pending_facts_file).texts() == ["ok"]
+    paths.waiting_file.write_text("{not json")
+    assert WaitingList(paths.waiting_file).texts() == []
+    paths.waiting_file.write_text(json.dumps({"facts": [{"text": "ok"}, {"x": 1}, "bad"]}))
+    assert WaitingList(paths.waiting_file).texts() == ["ok"]
 
 
 def test_a_waiting_fact_is_kept_in_memory_when_the_disk_refuses(
     paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queue = PendingFacts(paths.pending_facts_file)
+    queue = WaitingList(paths.waiting_file)
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pending_facts_module, "write_text_atomic", refuse)
+    monkeypatch.setattr(waiting_module, "write_text_atomic", refuse)
     with pytest.raises(OSError):
         queue.add("kept anyway")
     assert queue.texts() == ["kept anyway"]

@@ -4,7 +4,7 @@ its own copy of what it owns:
 
 - the ``Engine`` (models and memory) and the one ``ConversationStore`` and open ``ChatSession``;
 - the readiness of the embedding and language models, and the facts and files that wait for the
-  embedding model (``core/pending_facts.py``, on disk);
+  embedding model (``core/waiting.py``, on disk);
 - the ingest queue (one ingestion at a time; later work waits its turn) and the watched folders;
 - the settings: applying them, saving them, and reopening the engine when a change needs it;
 - the cross-feature flows: forget → scrub → redact the saved chats and the open one → what the
@@ -33,12 +33,12 @@ from tera_desktop.core.engine import Engine, ForgetResult
 from tera_desktop.core.errors import ConfigError, ModelMissingError, TeraError
 from tera_desktop.core.ingest import FileResult, IngestProgress, RememberResult
 from tera_desktop.core.paths import Paths
-from tera_desktop.core.pending_facts import PendingFacts
 from tera_desktop.core.prompts import AskEvent, system_prompt
 from tera_desktop.core.saved_state import Problem, set_aside
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings, load_settings, save_settings
 from tera_desktop.core.store import DocumentInfo, FactInfo
+from tera_desktop.core.waiting import WaitingList
 
 log = logging.getLogger("tera.app")
 
@@ -201,7 +201,7 @@ class TeraApp:
         self.engine = Engine(paths, self._settings)
         self.conversations = self.engine.conversations
         self.session = ChatSession(self.engine, self.conversations)
-        self.waiting = PendingFacts(paths.pending_facts_file)
+        self.waiting = WaitingList(paths.waiting_file)
         if self.waiting.problem is not None:
             self.problems.append(self.waiting.problem)
         self.embedding_state = NOT_LOADED

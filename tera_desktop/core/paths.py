@@ -45,7 +45,7 @@ class Paths:
         return self.cache / "downloads"
 
     @property
-    def pending_facts_file(self) -> Path:
+    def waiting_file(self) -> Path:
         """Facts typed before the embedding model was ready, stored once it is."""
         return self.data / "pending-facts.json"
 

@@ -411,7 +411,7 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
     _type_fact(qtbot, first, "the spare key is under the blue pot")
     assert first.statusBar().currentMessage() == SAVED
     assert first.app.waiting.texts() == ["the spare key is under the blue pot"]
-    assert "the spare key is under the blue pot" in paths.pending_facts_file.read_text()
+    assert "the spare key is under the blue pot" in paths.waiting_file.read_text()
     assert stored == [] and first.memory.remember_edit.text() == ""
     assert first.memory.pending_text().startswith(
         f"{WAITING_MARK} 1 fact waits for the embedding model"
@@ -434,7 +434,7 @@ def test_a_fact_typed_before_the_model_is_ready_waits_and_survives_a_restart(
         _click(qtbot, dialog.download_button)
     qtbot.waitUntil(lambda: second.memory_count == 2, timeout=30_000)
     assert stored == ["the spare key is under the blue pot", "the recycling goes out on Tuesdays"]
-    assert not second.app.waiting and not paths.pending_facts_file.exists()
+    assert not second.app.waiting and not paths.waiting_file.exists()
     assert second.memory.pending_text() == ""
     assert {f.text for f in second.engine.facts()} == set(stored)
     qtbot.waitUntil(
@@ -481,7 +481,7 @@ def test_files_added_before_the_model_is_ready_wait_and_are_read_once_it_is(
     qtbot.waitUntil(lambda: not second.app.waiting.files(), timeout=30_000)
     # the sidebar hears of it through the app's event, a moment later
     qtbot.waitUntil(lambda: second.memory.pending_text() == "", timeout=10_000)
-    assert not paths.pending_facts_file.exists()
+    assert not paths.waiting_file.exists()
     assert {Path(d.source).name for d in second.engine.documents()} == {"boiler.txt", "bike.md"}
 
 
@@ -544,7 +544,7 @@ def test_forget_everything_also_drops_the_facts_still_waiting(
     monkeypatch.setattr(window, "confirm", lambda _title, text: asked.append(text) or True)
     window.library._on_forget_all_requested()
     assert "1 fact still waiting to be stored" in asked[0]
-    assert not window.app.waiting and not paths.pending_facts_file.exists()
+    assert not window.app.waiting and not paths.waiting_file.exists()
     assert window.memory.pending_text() == ""
 
 

@@ -184,7 +184,7 @@ def test_a_corrupt_saved_chat_among_good_ones(qtbot, make_window, paths) -> None
     bad = store.folder / ("f" * 32 + ".json")
     bad.write_text('{"id": "broken', encoding="utf-8")  # cut off mid-write by another tool
     store.set_last("f" * 32)  # and it is the one the app would reopen
-    paths.pending_facts_file.write_text("{ not json", encoding="utf-8")
+    paths.waiting_file.write_text("{ not json", encoding="utf-8")
     setup_logging(paths)  # as the app does at launch
 
     window = make_window()

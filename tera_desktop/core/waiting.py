@@ -2,7 +2,7 @@
 until stored.
 
 A fact cannot be stored without its embedding, and the embedding model may still be downloading
-(or missing). Nothing typed is dropped: the fact waits here, in ``paths.pending_facts_file``, so
+(or missing). Nothing typed is dropped: the fact waits here, in ``paths.waiting_file``, so
 quitting Tera before the model is ready does not lose it either, and is stored (in the order it was
 typed) once the model is ready. Files and folders dropped on the window meanwhile wait the same way
 (their paths, not their content) and are read once the model is ready. The file is rewritten whole
@@ -27,7 +27,7 @@ _VERSION = 1
 WHAT = "the facts and files that wait for the embedding model"
 
 
-class PendingFacts:
+class WaitingList:
     """An ordered queue of fact texts, and one of file paths, mirrored in a small JSON file.
     ``len()`` and truth count the facts."""
 
