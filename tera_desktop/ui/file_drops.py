@@ -31,10 +31,12 @@ class FileDropFilter(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind in _DRAG_EVENTS and (
-            isinstance(watched, QWidget)
-            and watched.window() is self._window
-            and watched is not self._window
+        if (
+            kind in _DRAG_EVENTS
+            and isinstance(watched, QWidget)
+            and (
+                watched.window() is self._window  # the window itself calls this from its handlers
+            )
         ):
             paths = local_files(event)
             if paths:

@@ -1,13 +1,10 @@
 """The main window: the memory sidebar and the chat, showing the application core.
 
-The window owns no memory state: the application core (``core/app.py``: ``TeraApp``) owns the
-engine, the conversation store and open session, model readiness, what waits for a model, the
-ingest queue, watched folders, settings and the cross-feature flows. The window starts the core's
-slow methods on workers (``run_worker``) and shows its typed events, relayed onto the GUI thread
-by ``workers/app_events.py``. One concern each lives in a controller that gets narrow callbacks
-(``ui/shell.py``), never the window: the chat (ui/chat_controller.py), the setup dialog and
-remembering (ui/setup_controller.py), files, folders and forgetting (ui/library_controller.py),
-and the menus (ui/menus.py). Every message reaches the user through ``notify()``.
+The window owns no memory state: ``core/app.py`` (``TeraApp``) owns it and the flows that cross
+features. The window runs the core's slow methods on workers (``run_worker``) and shows its typed
+events, relayed onto the GUI thread by ``workers/app_events.py``. Controllers get narrow callbacks
+(``ui/shell.py``), never the window: the chat, the setup dialog and remembering, files, folders and
+forgetting, the menus. Every message reaches the user through ``notify()`` (ui/status_area.py).
 """
 
 from __future__ import annotations
@@ -21,9 +18,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QLabel,
     QMainWindow,
-    QPushButton,
     QSplitter,
     QTabWidget,
 )
@@ -47,40 +42,29 @@ from tera_desktop.core.paths import Paths
 from tera_desktop.core.session import ChatSession
 from tera_desktop.core.settings import Settings
 from tera_desktop.core.store_health import StoreDamagedError
-from tera_desktop.core.units import plural
 from tera_desktop.ui.chat import ChatPanel
 from tera_desktop.ui.chat_controller import ChatController
 from tera_desktop.ui.conversation_list import ConversationList
 from tera_desktop.ui.error_text import error_text
-from tera_desktop.ui.file_drops import FileDropFilter, local_files
+from tera_desktop.ui.file_drops import FileDropFilter
 from tera_desktop.ui.first_run import FirstRunDialog
 from tera_desktop.ui.gui_gc import collect_on_gui_thread
 from tera_desktop.ui.library_controller import LibraryController
 from tera_desktop.ui.memory_panel import MemoryPanel
 from tera_desktop.ui.menus import Menus
-from tera_desktop.ui.model_status import SEARCH_ONLY_TIP, model_status
+from tera_desktop.ui.model_status import SEARCH_ONLY_TIP
 from tera_desktop.ui.open_file import open_file
-from tera_desktop.ui.safe_text import (
-    ask_yes_no,
-    choose,
-    plain_label,
-    show_error,
-    show_status,
-    tooltip,
-)
+from tera_desktop.ui.repair_flow import offer_repair
+from tera_desktop.ui.safe_text import ask_yes_no, choose, show_error
 from tera_desktop.ui.setup_controller import SetupController
 from tera_desktop.ui.shell import Shell
+from tera_desktop.ui.status_area import StatusArea
 from tera_desktop.ui.theme import theme_manager
 from tera_desktop.workers import Handlers, Worker, WorkerManager, create_worker
 from tera_desktop.workers.app_events import AppEvents
 
 log = logging.getLogger("tera.ui")
 
-LLM_NOT_LOADED = core_app.NOT_LOADED
-LLM_LOADING = core_app.LOADING
-LLM_READY = core_app.READY
-LLM_MISSING = core_app.MISSING
-LLM_FAILED = core_app.FAILED
 REFRESH_DELAY_MS = 150  # memory changes within this time are listed once
 
 
@@ -101,6 +85,7 @@ class MainWindow(QMainWindow):
         self.closing = False
         self._shutdown_done = False
         self._opened = False
+        self._llm_shown = self.app.llm_state
         self.events = AppEvents(self)
         self.events.event_received.connect(self._on_app_event)
         self.events.follow(self.app)
@@ -108,11 +93,10 @@ class MainWindow(QMainWindow):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_DELAY_MS)
         self._refresh_timer.timeout.connect(self.refresh_memories)
-        settings = self.app.settings
 
         collect_on_gui_thread()  # Qt objects in reference cycles die on this thread only
         self.theme = theme_manager()
-        self.theme.apply(settings.theme)
+        self.theme.apply(self.app.settings.theme)
         self.setWindowTitle(APP_NAME)
         self.resize(1180, 760)
         self.setAcceptDrops(True)
@@ -143,18 +127,10 @@ class MainWindow(QMainWindow):
         splitter.setSizes([430, 750])
         self.setCentralWidget(splitter)
 
-        self.model_label = plain_label("Language model: not loaded")  # holds a model's name
-        self.model_label.setObjectName("modelStatus")
-        self.count_label = QLabel("")
-        self.count_label.setObjectName("memoryCount")
-        # shown beside an error whose action is getting a model (never a terminal command)
-        self.setup_button = QPushButton("Set Up Models…")
-        self.setup_button.setObjectName("statusSetupButton")
-        self.setup_button.setAccessibleName("Open the model setup")
-        self.setup_button.hide()
-        self.statusBar().addPermanentWidget(self.setup_button)  # a message hides plain widgets
-        self.statusBar().addPermanentWidget(self.model_label)
-        self.statusBar().addPermanentWidget(self.count_label)
+        self.status = StatusArea(self.statusBar(), lambda: self.setup.show_model_setup())
+        self.model_label = self.status.model_label
+        self.count_label = self.status.count_label
+        self.setup_button = self.status.setup_button
 
         self.shell = Shell(
             app=self.app,
@@ -177,7 +153,6 @@ class MainWindow(QMainWindow):
             load_llm=self.load_llm,
             load_embedding=self._load_embedding,
         )
-        self.setup_button.clicked.connect(self._on_setup_button_clicked)
         self.library = LibraryController(  # adding files, watched folders, forgetting
             self.shell, self.memory, lambda: self.memory_count
         )
@@ -236,11 +211,8 @@ class MainWindow(QMainWindow):
         return create_worker(fn, name=name, connect=connect, manager=self.workers, parent=self)
 
     def notify(self, message: str, *, error: bool = False, timeout_ms: int = 8000) -> None:
-        """The one channel for messages to the user."""
-        (log.warning if error else log.info)("%s", message)
-        self.statusBar().setStyleSheet("color: #c0392b;" if error else "")
-        self.setup_button.hide()  # it belongs to the message it came with
-        show_status(self.statusBar(), message, 0 if error else timeout_ms)
+        """The one channel for messages to the user (ui/status_area.py)."""
+        self.status.say(message, error=error, timeout_ms=timeout_ms)
 
     def _on_worker_error(self, exc: object) -> None:
         if isinstance(exc, TeraError):
@@ -256,12 +228,7 @@ class MainWindow(QMainWindow):
     def _on_action_offered(self, action: str) -> None:
         """After an error's message: a button for what the window can do about it."""
         if action == ACTION_SETUP_MODELS:
-            self.setup_button.show()
-
-    @Slot()
-    def _on_setup_button_clicked(self) -> None:
-        self.setup_button.hide()
-        self.setup.show_model_setup()
+            self.status.offer_setup()
 
     def confirm(self, title: str, text: str) -> bool:
         return ask_yes_no(self, title, text)  # plain text: labels may hold memory text
@@ -284,8 +251,8 @@ class MainWindow(QMainWindow):
         return self.app.settings
 
     @property
-    def llm_state(self) -> str:
-        return self.app.llm_state
+    def llm_state(self) -> str:  # as shown: the core's, once its event reached the GUI thread
+        return self._llm_shown
 
     @property
     def setup_dialog(self) -> FirstRunDialog | None:
@@ -357,46 +324,15 @@ class MainWindow(QMainWindow):
             self.setup.offer("embedding", str(exc))
             self.notify(self.setup.waiting_text())
             return
-        if isinstance(exc, StoreDamagedError):
-            self.notify(exc.message, error=True)
-            if self.confirm(
-                "Repair your memory",
-                f"Tera cannot open its memory: {exc.message}\n\nRepair it now? The damaged "
-                "memory is kept as it is in your data folder; facts and the documents whose files "
-                "are still on this computer are read again.",
-            ):
-                self.repair_memory()
+        if isinstance(exc, StoreDamagedError):  # named, and Repair offered (ui/repair_flow.py)
+            status = self.statusBar()
+            offer_repair(self.shell, exc, memory=self.memory, status=status, reopen=self.start)
             return
         if isinstance(exc, StoreError):
             self.notify(error_text(exc), error=True)
             show_error(self, APP_NAME, f"Tera cannot open its memory.\n\n{exc}")
             return
         self._on_worker_error(exc)
-
-    def repair_memory(self) -> None:
-        """Rebuild a damaged memory (core/repair.py) on a worker, then open it again."""
-        from tera_desktop.core.repair import RepairResult, repair_memory
-
-        self.memory.setEnabled(False)
-        app = self.app
-
-        def said(step: object) -> None:
-            if isinstance(step, RepairResult):
-                self.notify(step.summary, timeout_ms=0)
-            else:
-                self.statusBar().showMessage(str(step))
-
-        def done() -> None:
-            self.memory.setEnabled(True)
-            if not self.closing:
-                self.start()
-
-        self.run_worker(
-            "repair",
-            lambda _c: repair_memory(app.paths, app.settings, app_lock_held=True),
-            yielded=said,
-            finished=done,
-        )
 
     def _on_embedding_ready(self) -> None:
         """The embedding model is loaded: store the facts that waited, read the files that
@@ -439,10 +375,9 @@ class MainWindow(QMainWindow):
     def _show_llm_state(self, state: str, detail: str = "") -> None:
         from tera_desktop.core.providers import server_address
 
-        text, tip = model_status(state, detail, server_address(self.app.settings))
-        self.model_label.setText(text)
-        self.model_label.setToolTip(tooltip(tip))
-        search_only = state in (LLM_MISSING, LLM_FAILED)
+        self._llm_shown = state
+        self.status.show_model(state, detail, server_address(self.app.settings))
+        search_only = state in (core_app.MISSING, core_app.FAILED)
         self.chat_controller.search_only = search_only
         self.chat.set_ask_enabled(True, SEARCH_ONLY_TIP if search_only else "")
         self.llm_state_changed.emit(state)
@@ -490,7 +425,7 @@ class MainWindow(QMainWindow):
     def _show_memories(self, listing: Listing) -> None:
         self.memory.set_memories(listing.facts, listing.documents)
         self.memory_count = int(listing.count)
-        self.count_label.setText(plural(self.memory_count, "memory", "memories"))
+        self.status.show_count(self.memory_count)
         self.chat.chat_view.empty_hint.set_memory_count(self.memory_count)
         self.memories_changed.emit(self.memory_count)
 
@@ -502,18 +437,12 @@ class MainWindow(QMainWindow):
         """Keep ``folder`` in sync from now on (saved in the settings) and sync it now."""
         self.library.watch_folder(folder)
 
-    # ---- dropped files (on a child: ui/file_drops.py; on the window itself: here) ---------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if local_files(event):
-            event.acceptProposedAction()
-        else:
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # on the window itself
+        if not self._drops.eventFilter(self, event):
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = local_files(event)
-        if paths:
-            event.acceptProposedAction()
-            self.add_paths(paths)
+        self._drops.eventFilter(self, event)
 
     # ---- chat ------------------------------------------------------------------------------------
     @property
