@@ -115,6 +115,7 @@ class EmptyState(QWidget):
         self.opening_label = _label(OPENING_TEXT, self, name="emptyOpening")
         self.opening_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         self.opening_label.setEnabled(False)  # muted: a placeholder, nothing to act on
+        self.opening_label.setWordWrap(False)  # one short line: never broken in two
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 24, 24, 24)
