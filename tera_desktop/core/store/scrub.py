@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from tera_desktop.core.atomic import fsync_dir
 from tera_desktop.core.errors import DiskFullError, StoreLockedError
 from tera_desktop.core.units import MB, format_mb
 
@@ -177,24 +178,15 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_scrub_marker(folder: Path) -> None:
     """Say, durably, that ``shard.new`` is a complete copy: from here on, the swap is finished
     even after a crash."""
-    _fsync_dir(folder / _SCRUB_NEW)
+    fsync_dir(folder / _SCRUB_NEW)
     with open(folder / _SCRUB_MARKER, "w", encoding="utf-8") as fh:
         fh.write("shard.new is complete\n")
         fh.flush()
         os.fsync(fh.fileno())
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def _finish_scrub(folder: Path) -> None:
@@ -208,10 +200,10 @@ def _finish_scrub(folder: Path) -> None:
                 _remove_tree(old)
                 os.replace(shard, old)
             os.replace(new, shard)
-            _fsync_dir(folder)
+            fsync_dir(folder)
         _remove_tree(old)
         marker.unlink()
-        _fsync_dir(folder)
+        fsync_dir(folder)
     else:
         _remove_tree(new)
         _remove_tree(old)
