@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from store_lock import memory_held_open
 
 from tera_desktop.core import backup as bk
 from tera_desktop.core.conversations import ConversationStore
@@ -214,30 +215,14 @@ def test_tera_backup_beside_the_open_window_says_why(
     paths = get_paths(home)
     window = InstanceLock.for_paths(paths)
     assert window.acquire()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from tera_desktop.core.store.scrub import _lock_folder; "
-            "from pathlib import Path; _lock_folder(Path(sys.argv[1])); "
-            "print('locked', flush=True); sys.stdin.read()",
-            str(paths.store),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        done = run(home, tiny_settings, "backup", str(tmp_path / "b.zip"))
-        assert done.returncode == 3 and "Back Up" in done.stderr
-        assert not (tmp_path / "b.zip").exists()
-        refused = run(home, tiny_settings, "restore", str(tmp_path / "none.zip"))
-        assert refused.returncode == 1 and "There is no file" in refused.stderr
+        with memory_held_open(paths.store, WAIT):  # the window's process holds it
+            done = run(home, tiny_settings, "backup", str(tmp_path / "b.zip"))
+            assert done.returncode == 3 and "Back Up" in done.stderr
+            assert not (tmp_path / "b.zip").exists()
+            refused = run(home, tiny_settings, "restore", str(tmp_path / "none.zip"))
+            assert refused.returncode == 1 and "There is no file" in refused.stderr
     finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(WAIT)
         window.release()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import pytest
+from store_lock import memory_held_open
 
 from tera_desktop.core.instance import InstanceLock
 from tera_desktop.core.paths import get_paths
@@ -260,31 +261,15 @@ def test_beside_the_open_window_a_call_says_why_and_the_memory_is_let_go(tera: T
     paths = get_paths(tera.home)
     window = InstanceLock.for_paths(paths)
     assert window.acquire()  # as the running window holds it
-    holder = subprocess.Popen(  # the window's process holding the memory open
-        [
-            sys.executable,
-            "-c",
-            "import sys; from tera_desktop.core.store.scrub import _lock_folder; "
-            "from pathlib import Path; _lock_folder(Path(sys.argv[1])); "
-            "print('locked', flush=True); sys.stdin.read()",
-            str(paths.store),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with memory_held_open(paths.store, WAIT):  # the window's process holds it
 
-        async def locked(session: Any) -> str:
-            return error_text(await session.call_tool("search", {"query": "gate code"}))
+            async def locked(session: Any) -> str:
+                return error_text(await session.call_tool("search", {"query": "gate code"}))
 
-        message = tera.mcp(locked)
-        assert "Tera's window has this memory open" in message
+            message = tera.mcp(locked)
+            assert "Tera's window has this memory open" in message
     finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(WAIT)
         window.release()
 
     async def works(session: Any) -> str:
