@@ -111,9 +111,9 @@ else
         libglib2.0-0 libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
         libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
         fonts-dejavu-core)
-  # espeak-ng speaks the known sentences of the voice-note tests; xdg-utils is the xdg-open the
-  # "no app opens this file" test runs
-  [[ "$extras" == *test* ]] && pkgs+=(desktop-file-utils espeak-ng xdg-utils)
+  # espeak-ng speaks the known sentences of the voice-note tests; sox makes their ogg/flac files;
+  # xdg-utils is the xdg-open the "no app opens this file" test runs
+  [[ "$extras" == *test* ]] && pkgs+=(desktop-file-utils espeak-ng sox xdg-utils)
   missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]} == 0)); then
