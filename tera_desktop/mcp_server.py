@@ -429,7 +429,6 @@ def serve(paths: Any, *, allow_writes: bool = False) -> int:
             file=sys.stderr,
         )
     server = build_server(tools, allow_writes=allow_writes)
-    log.info("mcp server started (writes %s)", "allowed" if allow_writes else "refused")
 
     def stop(signum: int, frame: object) -> None:  # SIGTERM / SIGHUP: the client is going
         tools._stop.set()  # an answer being written stops at its next token
@@ -440,6 +439,8 @@ def serve(paths: Any, *, allow_writes: bool = False) -> int:
         for name in ("SIGTERM", "SIGHUP"):
             if hasattr(signal, name):
                 old[getattr(signal, name)] = signal.signal(getattr(signal, name), stop)
+    # said once SIGTERM/SIGHUP are handled: from here on a signal closes the memory cleanly
+    log.info("mcp server started (writes %s)", "allowed" if allow_writes else "refused")
     try:
         anyio.run(server.run_stdio_async)
     finally:
